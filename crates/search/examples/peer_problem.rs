@@ -1,0 +1,160 @@
+//! Runs sculpt's engines on an additive problem file, for the side-by-side comparison with
+//! pymoo and Optuna in `benches/peers` (see its README for the file format and the protocol).
+//!
+//! ```text
+//! peer_problem generate --seed S --layers N            # synthetic problem JSON on stdout
+//! peer_problem exact PROBLEM.json                      # exact front + timing, JSON on stdout
+//! peer_problem run PROBLEM.json ENGINE BUDGET SEED     # one run, JSON on stdout
+//! peer_problem score PROBLEM.json RESULT.json...       # hypervolumes relative to the exact front
+//! ```
+//! ENGINE is one of `nsga2`, `nsga2-seeded`, `bayes`, `random`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use sculpt_search::{
+    AdditiveObjective, AdditiveProblem, BayesianSearch, Engine, ExactConfig, Executor, ExecutorConfig,
+    HypervolumeIndicator, Nsga2, ObjectiveBounds, RandomSearch, SearchError, exact_pareto_front,
+};
+use serde::{Deserialize, Serialize};
+
+/// One run's output; the Python harness writes the same shape for pymoo and Optuna.
+#[derive(Serialize, Deserialize)]
+struct RunOutput {
+    tool: String,
+    engine: String,
+    budget: usize,
+    seed: u64,
+    evaluations: usize,
+    seconds: f64,
+    /// Objective vectors of the final non-dominated set.
+    front: Vec<Vec<f64>>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("peer_problem: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["generate", "--seed", seed, "--layers", layers] => {
+            let problem = support::synthetic_mobilenet_problem(parse(seed)?, parse(layers)?);
+            println!("{}", serde_json::to_string_pretty(&problem).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        ["exact", path] => {
+            let objective = load(path)?;
+            let start = Instant::now();
+            let front = exact_pareto_front(&objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
+            let seconds = start.elapsed().as_secs_f64();
+            let output = serde_json::json!({
+                "seconds": seconds,
+                "n_points": front.len(),
+                "front": front.iter().map(|p| &p.objectives).collect::<Vec<_>>(),
+            });
+            println!("{output}");
+            Ok(())
+        }
+        ["run", path, engine, budget, seed] => {
+            let objective = load(path)?;
+            let output = run_engine(&objective, engine, parse(budget)?, parse(seed)?).map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string(&output).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        ["score", path, results @ ..] => score(&load(path)?, results),
+        _ => Err("usage: see the doc comment at the top of examples/peer_problem.rs".to_owned()),
+    }
+}
+
+fn parse<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("cannot parse {text:?}"))
+}
+
+fn load(path: &str) -> Result<AdditiveObjective, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let problem: AdditiveProblem = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    AdditiveObjective::new(problem).map_err(|e| format!("{path}: {e}"))
+}
+
+fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: u64) -> Result<RunOutput, SearchError> {
+    let start = Instant::now();
+    let result = match engine {
+        "nsga2" => execute(objective, Nsga2::default(), budget, seed)?,
+        "nsga2-seeded" => {
+            // The exact front's genomes seed the initial population (its time is included).
+            let exact = exact_pareto_front(objective, &ExactConfig::default())?;
+            let engine = Nsga2 {
+                initial_population: exact.into_iter().map(|p| p.genome).collect(),
+                ..Nsga2::default()
+            };
+            execute(objective, engine, budget, seed)?
+        }
+        "bayes" => execute(objective, BayesianSearch::default(), budget, seed)?,
+        "random" => execute(objective, RandomSearch::default(), budget, seed)?,
+        other => {
+            return Err(SearchError::InvalidConfig { parameter: "engine", reason: format!("{other:?} is unknown") });
+        }
+    };
+    Ok(RunOutput {
+        tool: "sculpt".to_owned(),
+        engine: engine.to_owned(),
+        budget,
+        seed,
+        evaluations: result.archive.len(),
+        seconds: start.elapsed().as_secs_f64(),
+        front: result.front.iter().map(|c| c.evaluation.objectives.clone()).collect(),
+    })
+}
+
+fn execute<E: Engine<AdditiveObjective>>(
+    objective: &AdditiveObjective,
+    engine: E,
+    budget: usize,
+    seed: u64,
+) -> Result<sculpt_search::SearchResult, SearchError> {
+    Executor::new(objective, objective.space().clone(), engine, ExecutorConfig::new(budget, seed))?.run()
+}
+
+/// Prints, per (tool, engine, budget), the mean and spread of hypervolume relative to the exact
+/// front and the wall time per evaluation, as JSON lines.
+fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> {
+    let exact = exact_pareto_front(objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
+    let exact_points: Vec<&[f64]> = exact.iter().map(|p| p.objectives.as_slice()).collect();
+    // Normalise by the exact front's ideal and nadir; reference point 1.1 in every objective.
+    let bounds = ObjectiveBounds::from_points(&exact_points).map_err(|e| e.to_string())?;
+    let indicator = HypervolumeIndicator::normalized(bounds, 0.1).map_err(|e| e.to_string())?;
+    let best = indicator.evaluate(&exact_points).map_err(|e| e.to_string())?.value;
+    let mut groups: BTreeMap<(String, String, usize), Vec<(f64, f64)>> = BTreeMap::new();
+    for path in results {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let output: RunOutput = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let hv = indicator.evaluate(&output.front).map_err(|e| e.to_string())?.value;
+        let per_evaluation = output.seconds / output.evaluations.max(1) as f64;
+        groups.entry((output.tool, output.engine, output.budget)).or_default().push((hv / best, per_evaluation));
+    }
+    for ((tool, engine, budget), runs) in groups {
+        let n = runs.len() as f64;
+        let mean = runs.iter().map(|r| r.0).sum::<f64>() / n;
+        let sd = (runs.iter().map(|r| (r.0 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+        let seconds = runs.iter().map(|r| r.1).sum::<f64>() / n;
+        let line = serde_json::json!({
+            "tool": tool, "engine": engine, "budget": budget, "runs": runs.len(),
+            "relative_hypervolume_mean": mean, "relative_hypervolume_sd": sd,
+            "seconds_per_evaluation": seconds,
+        });
+        println!("{line}");
+    }
+    Ok(())
+}

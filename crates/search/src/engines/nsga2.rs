@@ -1,0 +1,333 @@
+//! NSGA-II (Deb et al. 2002) on categorical genes.
+
+use std::collections::HashSet;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::engines::fill_with_random_novel;
+use crate::error::{Result, SearchError};
+use crate::executor::{Engine, Problem, SearchRng, StepStatus, TerminationReason};
+use crate::objective::{Evaluation, Objective};
+use crate::pareto::{constrained_non_dominated_sort, crowding_distance};
+
+/// How a gene's choice is changed by mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Mutation {
+    /// Any other choice, uniformly: right for unordered (categorical) choices.
+    Uniform,
+    /// A choice at most `max_step` positions away, uniformly among those: right when choices
+    /// are ordered (e.g. by compression strength) and neighbours have similar effects.
+    Neighbour {
+        /// The largest index distance of a move; at least 1.
+        max_step: usize,
+    },
+    /// With probability `neighbour_probability` a neighbour move, otherwise a uniform one.
+    Mixed {
+        /// The largest index distance of a neighbour move; at least 1.
+        max_step: usize,
+        /// Probability of a neighbour move, in `[0, 1]`.
+        neighbour_probability: f64,
+    },
+}
+
+/// Settings of [`Nsga2`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nsga2 {
+    /// Population size (and offspring per generation); at least 2.
+    pub population_size: usize,
+    /// Probability that a child is made by uniform crossover of two parents rather than copied
+    /// from one; in `[0, 1]`.
+    pub crossover_probability: f64,
+    /// Expected number of mutated genes per child; the per-gene probability is this divided by
+    /// the number of genes (capped at 1). Must be positive.
+    pub mutation_rate: f64,
+    /// How a mutated gene changes.
+    pub mutation: Mutation,
+    /// Genomes put into the initial population before random ones (e.g. the exact front);
+    /// duplicates are dropped, and at most `population_size` are used (evenly spaced if more
+    /// are given).
+    pub initial_population: Vec<Vec<usize>>,
+}
+
+impl Default for Nsga2 {
+    fn default() -> Self {
+        Nsga2 {
+            population_size: 100,
+            crossover_probability: 0.9,
+            mutation_rate: 1.0,
+            mutation: Mutation::Uniform,
+            initial_population: Vec::new(),
+        }
+    }
+}
+
+/// One member of the population.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The genome.
+    pub genome: Vec<usize>,
+    /// Its evaluation.
+    pub evaluation: Evaluation,
+}
+
+/// The population carried between generations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Nsga2State {
+    /// The current population, in selection order.
+    pub population: Vec<Member>,
+    /// Number of generations done (the initial population is generation 0).
+    pub generation: usize,
+}
+
+impl Nsga2 {
+    fn validate(&self) -> Result<()> {
+        let invalid = |parameter, reason: &str| {
+            Err(SearchError::InvalidConfig { parameter, reason: reason.to_owned() })
+        };
+        if self.population_size < 2 {
+            return invalid("population_size", "must be at least 2");
+        }
+        if !(0.0..=1.0).contains(&self.crossover_probability) {
+            return invalid("crossover_probability", "must be in [0, 1]");
+        }
+        if !(self.mutation_rate.is_finite() && self.mutation_rate > 0.0) {
+            return invalid("mutation_rate", "must be positive and finite");
+        }
+        match self.mutation {
+            Mutation::Uniform => {}
+            Mutation::Neighbour { max_step } | Mutation::Mixed { max_step, .. } if max_step == 0 => {
+                return invalid("mutation.max_step", "must be at least 1");
+            }
+            Mutation::Mixed { neighbour_probability, .. }
+                if !(0.0..=1.0).contains(&neighbour_probability) =>
+            {
+                return invalid("mutation.neighbour_probability", "must be in [0, 1]");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn initial_generation<O: Objective + ?Sized>(&self, problem: &mut Problem<'_, O>) -> Result<Nsga2State> {
+        let target = self.population_size.min(problem.remaining_evaluations());
+        let mut in_batch = HashSet::new();
+        let mut seeds: Vec<Vec<usize>> = Vec::new();
+        for genome in &self.initial_population {
+            problem.space().check_genome(genome)?;
+            if in_batch.insert(genome.clone()) {
+                seeds.push(genome.clone());
+            }
+        }
+        let mut batch: Vec<Vec<usize>> = if seeds.len() > target {
+            (0..target).map(|i| seeds[i * (seeds.len() - 1) / (target - 1).max(1)].clone()).collect()
+        } else {
+            seeds
+        };
+        in_batch = batch.iter().cloned().collect();
+        fill_with_random_novel(problem, &mut batch, &mut in_batch, target);
+        let evaluations = problem.evaluate_batch(&batch)?;
+        let population = batch
+            .into_iter()
+            .zip(evaluations)
+            .map(|(genome, evaluation)| Member { genome, evaluation })
+            .collect();
+        Ok(Nsga2State { population, generation: 0 })
+    }
+
+    fn mutate(&self, genome: &mut [usize], n_choices: impl Fn(usize) -> usize, rng: &mut SearchRng) {
+        let probability = (self.mutation_rate / genome.len() as f64).min(1.0);
+        for (gene_index, choice) in genome.iter_mut().enumerate() {
+            let n = n_choices(gene_index);
+            if n < 2 || !rng.random_bool(probability) {
+                continue;
+            }
+            let neighbour = match self.mutation {
+                Mutation::Uniform => None,
+                Mutation::Neighbour { max_step } => Some(max_step),
+                Mutation::Mixed { max_step, neighbour_probability } => {
+                    rng.random_bool(neighbour_probability).then_some(max_step)
+                }
+            };
+            *choice = match neighbour {
+                None => {
+                    // Any other choice: draw from n - 1 values and skip the current one.
+                    let drawn = rng.random_range(0..n - 1);
+                    if drawn >= *choice { drawn + 1 } else { drawn }
+                }
+                Some(max_step) => {
+                    let low = choice.saturating_sub(max_step);
+                    let high = (*choice + max_step).min(n - 1);
+                    let drawn = rng.random_range(low..high);
+                    if drawn >= *choice { drawn + 1 } else { drawn }
+                }
+            };
+        }
+    }
+}
+
+/// Rank (front number) and crowding distance of every member.
+fn rank_and_crowding(population: &[Member]) -> (Vec<usize>, Vec<f64>) {
+    let evaluations: Vec<Evaluation> = population.iter().map(|m| m.evaluation.clone()).collect();
+    let fronts = constrained_non_dominated_sort(&evaluations);
+    let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
+    let mut rank = vec![0; population.len()];
+    let mut crowding = vec![0.0; population.len()];
+    for (front_index, front) in fronts.iter().enumerate() {
+        let distance = crowding_distance(&points, front);
+        for (&member, d) in front.iter().zip(distance) {
+            rank[member] = front_index;
+            crowding[member] = d;
+        }
+    }
+    (rank, crowding)
+}
+
+fn binary_tournament(rank: &[usize], crowding: &[f64], rng: &mut SearchRng) -> usize {
+    let n = rank.len();
+    let a = rng.random_range(0..n);
+    let b = if n > 1 {
+        let drawn = rng.random_range(0..n - 1);
+        if drawn >= a { drawn + 1 } else { drawn }
+    } else {
+        a
+    };
+    let better = |x: usize, y: usize| {
+        rank[x] < rank[y] || (rank[x] == rank[y] && crowding[x] > crowding[y])
+    };
+    if better(b, a) { b } else { a }
+}
+
+/// Environmental selection: fill by fronts, break the last front by crowding distance.
+fn select_survivors(mut members: Vec<Member>, population_size: usize) -> Vec<Member> {
+    let evaluations: Vec<Evaluation> = members.iter().map(|m| m.evaluation.clone()).collect();
+    let fronts = constrained_non_dominated_sort(&evaluations);
+    let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
+    let mut chosen: Vec<usize> = Vec::with_capacity(population_size);
+    for front in fronts {
+        if chosen.len() + front.len() <= population_size {
+            chosen.extend(front);
+            continue;
+        }
+        let distance = crowding_distance(&points, &front);
+        let mut order: Vec<usize> = (0..front.len()).collect();
+        order.sort_by(|&a, &b| distance[b].total_cmp(&distance[a]).then(front[a].cmp(&front[b])));
+        let missing = population_size - chosen.len();
+        chosen.extend(order.into_iter().take(missing).map(|k| front[k]));
+        break;
+    }
+    let mut slots: Vec<Option<Member>> = members.drain(..).map(Some).collect();
+    chosen.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
+    type State = Nsga2State;
+
+    fn step(&self, problem: &mut Problem<'_, O>, state: Nsga2State) -> Result<(Nsga2State, StepStatus)> {
+        self.validate()?;
+        if state.population.is_empty() {
+            let state = self.initial_generation(problem)?;
+            let status = if state.population.is_empty() {
+                StepStatus::Finished(TerminationReason::SpaceExhausted)
+            } else {
+                StepStatus::Continue
+            };
+            return Ok((state, status));
+        }
+        let (rank, crowding) = rank_and_crowding(&state.population);
+        let target = self.population_size.min(problem.remaining_evaluations());
+        let space = problem.space();
+        let mut offspring: Vec<Vec<usize>> = Vec::with_capacity(target);
+        let mut in_batch: HashSet<Vec<usize>> = HashSet::new();
+        let max_attempts = 20 * target + 100;
+        let mut attempts = 0;
+        while offspring.len() < target && attempts < max_attempts {
+            attempts += 1;
+            let rng = problem.rng();
+            let first = &state.population[binary_tournament(&rank, &crowding, rng)].genome;
+            let mut child = first.clone();
+            if rng.random_bool(self.crossover_probability) {
+                let second = &state.population[binary_tournament(&rank, &crowding, rng)].genome;
+                for (gene, &other) in child.iter_mut().zip(second) {
+                    if rng.random_bool(0.5) {
+                        *gene = other;
+                    }
+                }
+            }
+            self.mutate(&mut child, |g| space.n_choices(g), rng);
+            if !problem.is_evaluated(&child) && in_batch.insert(child.clone()) {
+                offspring.push(child);
+            }
+        }
+        // Variation could not find enough new genomes (a converged population in a small
+        // space): top up with random new ones so the budget keeps buying information.
+        fill_with_random_novel(problem, &mut offspring, &mut in_batch, target);
+        if offspring.is_empty() {
+            return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
+        }
+        let evaluations = problem.evaluate_batch(&offspring)?;
+        let mut merged = state.population;
+        merged.extend(
+            offspring.into_iter().zip(evaluations).map(|(genome, evaluation)| Member { genome, evaluation }),
+        );
+        let population = select_survivors(merged, self.population_size);
+        Ok((Nsga2State { population, generation: state.generation + 1 }, StepStatus::Continue))
+    }
+
+    fn name(&self) -> &'static str {
+        "nsga2"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn mutation_stays_in_range_and_changes_the_gene() {
+        let mut rng = SearchRng::seed_from_u64(3);
+        for mutation in [
+            Mutation::Uniform,
+            Mutation::Neighbour { max_step: 2 },
+            Mutation::Mixed { max_step: 1, neighbour_probability: 0.5 },
+        ] {
+            // Mutation rate equal to the genome length forces every gene to mutate.
+            let engine = Nsga2 { mutation_rate: 5.0, mutation, ..Nsga2::default() };
+            for _ in 0..200 {
+                let before = vec![0, 4, 2, 1, 0];
+                let mut genome = before.clone();
+                engine.mutate(&mut genome, |g| [3, 5, 5, 2, 1][g], &mut rng);
+                for g in 0..5 {
+                    assert!(genome[g] < [3, 5, 5, 2, 1][g]);
+                    // Gene 4 has a single choice and cannot change; the others must.
+                    assert_eq!(genome[g] == before[g], g == 4, "{mutation:?} {genome:?}");
+                    if let Mutation::Neighbour { max_step } = mutation {
+                        assert!(genome[g].abs_diff(before[g]) <= max_step);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn survivors_fill_by_fronts_then_crowding() {
+        let member = |objectives: [f64; 2]| Member {
+            genome: vec![],
+            evaluation: Evaluation::feasible(objectives.to_vec()),
+        };
+        // Front 0: (0,4) (1,3) (2,2) (4,0); front 1: (3,3). Keep 3: the two extremes and the
+        // most isolated interior point, (2,2) with crowding (4-1)/4 + (3-0)/4 = 1.5 against
+        // (1,3) with (2-0)/4 + (4-2)/4 = 1.0.
+        let members = vec![member([1.0, 3.0]), member([3.0, 3.0]), member([0.0, 4.0]), member([2.0, 2.0]), member([4.0, 0.0])];
+        let survivors = select_survivors(members, 3);
+        let objectives: Vec<Vec<f64>> = survivors.iter().map(|m| m.evaluation.objectives.clone()).collect();
+        assert_eq!(objectives, vec![vec![0.0, 4.0], vec![4.0, 0.0], vec![2.0, 2.0]]);
+    }
+}

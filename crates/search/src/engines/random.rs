@@ -1,0 +1,52 @@
+//! Random search: uniform random genomes, never one twice.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engines::fill_with_random_novel;
+use crate::error::{Result, SearchError};
+use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
+use crate::objective::Objective;
+
+/// Uniform random search without repeats; each step evaluates one batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomSearch {
+    /// Genomes per step (evaluated in parallel); at least 1.
+    pub batch_size: usize,
+}
+
+impl Default for RandomSearch {
+    fn default() -> Self {
+        RandomSearch { batch_size: 64 }
+    }
+}
+
+impl<O: Objective + ?Sized> Engine<O> for RandomSearch {
+    type State = ();
+
+    fn step(&self, problem: &mut Problem<'_, O>, _state: ()) -> Result<((), StepStatus)> {
+        if self.batch_size == 0 {
+            return Err(SearchError::InvalidConfig {
+                parameter: "batch_size",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let target = self.batch_size.min(problem.remaining_evaluations());
+        let mut batch = Vec::with_capacity(target);
+        fill_with_random_novel(problem, &mut batch, &mut HashSet::new(), target);
+        if batch.is_empty() {
+            return Ok(((), StepStatus::Finished(TerminationReason::SpaceExhausted)));
+        }
+        problem.evaluate_batch(&batch)?;
+        Ok(((), StepStatus::Continue))
+    }
+
+    fn name(&self) -> &'static str {
+        "random"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}

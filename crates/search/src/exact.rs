@@ -1,0 +1,297 @@
+//! The exact Pareto front of an [`AdditiveObjective`] by dynamic programming over genes.
+//!
+//! This is a multi-objective multiple-choice knapsack. After gene `k`, the programme keeps the
+//! set of partial sums `base + c_0 + ... + c_k` that no other partial sum weakly dominates: if
+//! partial sum `a` is no worse than `b` in every objective, every completion of `b` is weakly
+//! dominated by the same completion of `a`, so dropping `b` loses no front point. Upper-bound
+//! constraints keep this property (a completion of `a` is feasible whenever the same completion
+//! of `b` is).
+//!
+//! Constraint pruning drops a partial sum when even the smallest possible completion breaks a
+//! bound: `partial_j + sum over remaining genes of min_c contribution_j > bound_j`. Because
+//! contributions may be negative, the remaining genes' minima (not zero) are what makes this
+//! valid. A small slack absorbs floating-point rounding; the final check is exact.
+//!
+//! Partial sums are accumulated in gene order from the base, exactly as
+//! [`AdditiveObjective`] evaluates a genome, so the front's objective vectors are bit-identical
+//! to the evaluations of its genomes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SearchError};
+use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
+use crate::objective::AdditiveObjective;
+
+/// Settings of the exact dynamic programme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactConfig {
+    /// The largest number of non-dominated partial states allowed after any gene; beyond it
+    /// the search stops with [`SearchError::ExactStateCapExceeded`]. Memory is about
+    /// `max_states * n_choices * (8 * n_objectives + 8)` bytes at the peak.
+    pub max_states: usize,
+}
+
+impl Default for ExactConfig {
+    fn default() -> Self {
+        ExactConfig { max_states: 500_000 }
+    }
+}
+
+/// One point of the exact front.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactPoint {
+    /// A genome reaching this objective vector (one per distinct vector).
+    pub genome: Vec<usize>,
+    /// Its objective values, equal to its evaluation.
+    pub objectives: Vec<f64>,
+}
+
+/// The exact Pareto front of the feasible genomes of `objective`, one genome per distinct
+/// objective vector, sorted lexicographically by objectives.
+///
+/// Errors with [`SearchError::NoFeasibleGenome`] when the constraints exclude every genome and
+/// with [`SearchError::ExactStateCapExceeded`] when the front of partial sums grows too large.
+pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -> Result<Vec<ExactPoint>> {
+    if config.max_states == 0 {
+        return Err(SearchError::InvalidConfig {
+            parameter: "max_states",
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    let space = objective.space();
+    let n_genes = space.n_genes();
+    let m = objective.base().len();
+    let bounds = objective.upper_bounds();
+
+    // remaining_min[k][j]: the smallest total that genes k.. can add to objective j;
+    // remaining_abs[k][j]: the sum of their largest magnitudes, to size the rounding slack.
+    let mut remaining_min = vec![vec![0.0; m]; n_genes + 1];
+    let mut remaining_abs = vec![vec![0.0; m]; n_genes + 1];
+    for g in (0..n_genes).rev() {
+        for j in 0..m {
+            let values = (0..space.n_choices(g)).map(|c| objective.contribution(g, c)[j]);
+            remaining_min[g][j] = remaining_min[g + 1][j] + values.clone().fold(f64::INFINITY, f64::min);
+            remaining_abs[g][j] = remaining_abs[g + 1][j] + values.map(f64::abs).fold(0.0, f64::max);
+        }
+    }
+    let hopeless = |values: &[f64], next_gene: usize| -> bool {
+        bounds.iter().enumerate().any(|(j, bound)| {
+            bound.is_some_and(|bound| {
+                if next_gene == n_genes {
+                    values[j] > bound
+                } else {
+                    let slack = 1e-9 * (1.0 + values[j].abs() + remaining_abs[next_gene][j] + bound.abs());
+                    values[j] + remaining_min[next_gene][j] > bound + slack
+                }
+            })
+        })
+    };
+
+    // States of the current level: values (row-major, m per state) and, per level, the
+    // (parent state, choice) that produced each state.
+    let mut values: Vec<f64> = objective.base().to_vec();
+    let mut back_pointers: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n_genes);
+    if hopeless(&values, 0) {
+        return Err(SearchError::NoFeasibleGenome);
+    }
+    for gene_index in 0..n_genes {
+        let n_states = values.len() / m;
+        let n_choices = space.n_choices(gene_index);
+        let mut candidate_values: Vec<f64> = Vec::with_capacity(n_states * n_choices * m);
+        let mut candidate_origin: Vec<(u32, u32)> = Vec::with_capacity(n_states * n_choices);
+        for choice in 0..n_choices {
+            let contribution = objective.contribution(gene_index, choice);
+            for state in 0..n_states {
+                let start = candidate_values.len();
+                for j in 0..m {
+                    candidate_values.push(values[state * m + j] + contribution[j]);
+                }
+                if hopeless(&candidate_values[start..], gene_index + 1) {
+                    candidate_values.truncate(start);
+                } else {
+                    candidate_origin.push((state as u32, choice as u32));
+                }
+            }
+        }
+        let kept = if m == 2 {
+            non_dominated_2d(&candidate_values)
+        } else {
+            non_dominated_general(&candidate_values, m)
+        };
+        if kept.is_empty() {
+            return Err(SearchError::NoFeasibleGenome);
+        }
+        if kept.len() > config.max_states {
+            return Err(SearchError::ExactStateCapExceeded {
+                gene_index,
+                states: kept.len(),
+                cap: config.max_states,
+            });
+        }
+        let mut next_values = Vec::with_capacity(kept.len() * m);
+        let mut pointers = Vec::with_capacity(kept.len());
+        for &k in &kept {
+            next_values.extend_from_slice(&candidate_values[k * m..(k + 1) * m]);
+            pointers.push(candidate_origin[k]);
+        }
+        values = next_values;
+        back_pointers.push(pointers);
+    }
+
+    let n_final = values.len() / m;
+    let mut front: Vec<ExactPoint> = (0..n_final)
+        .map(|state| {
+            let mut genome = vec![0; n_genes];
+            let mut current = state;
+            for gene_index in (0..n_genes).rev() {
+                let (parent, choice) = back_pointers[gene_index][current];
+                genome[gene_index] = choice as usize;
+                current = parent as usize;
+            }
+            ExactPoint { genome, objectives: values[state * m..(state + 1) * m].to_vec() }
+        })
+        .collect();
+    front.sort_by(|a, b| compare_lexicographic(&a.objectives, &b.objectives));
+    Ok(front)
+}
+
+/// Indices (in sorted order) of the rows of a two-column matrix that no other row weakly
+/// dominates, one per distinct row.
+fn non_dominated_2d(values: &[f64]) -> Vec<usize> {
+    let n = values.len() / 2;
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    // Stable sort: the candidates come as `n_choices` runs that are each already nearly sorted
+    // when the previous level was, which the standard sort exploits.
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize * 2, b as usize * 2);
+        values[a].total_cmp(&values[b]).then(values[a + 1].total_cmp(&values[b + 1]))
+    });
+    let mut kept = Vec::new();
+    let mut lowest_second = f64::INFINITY;
+    for k in order {
+        let second = values[k as usize * 2 + 1];
+        if second < lowest_second {
+            lowest_second = second;
+            kept.push(k as usize);
+        }
+    }
+    kept
+}
+
+/// The general-dimension version of [`non_dominated_2d`]: `O(n log n + n f)`.
+fn non_dominated_general(values: &[f64], m: usize) -> Vec<usize> {
+    let n = values.len() / m;
+    let row = |k: usize| &values[k * m..(k + 1) * m];
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| compare_lexicographic(row(a), row(b)));
+    let mut kept: Vec<usize> = Vec::new();
+    for k in order {
+        let candidate = row(k);
+        // Only earlier rows in lexicographic order can weakly dominate a row.
+        let weakly_dominated =
+            kept.iter().any(|&other| row(other).iter().zip(candidate).all(|(x, y)| x <= y));
+        if !weakly_dominated {
+            kept.push(k);
+        }
+    }
+    kept
+}
+
+fn compare_lexicographic(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
+    a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The exact dynamic programme as an [`Engine`]: its one step computes the front and then
+/// evaluates its genomes through the executor, so they appear in the archive and the front of
+/// the [`SearchResult`](crate::SearchResult). If the budget is smaller than the front, an evenly
+/// spaced subset (in the order of the first objective) is evaluated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExactEngine {
+    /// Settings of the dynamic programme.
+    pub config: ExactConfig,
+}
+
+impl Engine<AdditiveObjective> for ExactEngine {
+    type State = ();
+
+    fn step(&self, problem: &mut Problem<'_, AdditiveObjective>, _state: ()) -> Result<((), StepStatus)> {
+        let front = exact_pareto_front(problem.objective(), &self.config)?;
+        let n = front.len().min(problem.remaining_evaluations());
+        let genomes: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                let position = if n == 1 { 0 } else { i * (front.len() - 1) / (n - 1) };
+                front[position].genome.clone()
+            })
+            .collect();
+        problem.evaluate_batch(&genomes)?;
+        Ok(((), StepStatus::Finished(TerminationReason::Completed)))
+    }
+
+    fn name(&self) -> &'static str {
+        "exact"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::{AdditiveGene, AdditiveProblem};
+
+    #[test]
+    fn two_gene_front_by_hand() {
+        // Genomes and sums: (0,0)->(0,4)  (0,1)->(1,2)  (1,0)->(2,3)  (1,1)->(3,1)
+        // Non-dominated: (0,4), (1,2), (3,1); (2,3) is dominated by (1,2).
+        let objective = AdditiveObjective::new(AdditiveProblem {
+            objective_names: vec!["a".into(), "b".into()],
+            base: vec![0.0, 0.0],
+            genes: vec![
+                AdditiveGene { name: "x".into(), contributions: vec![vec![0.0, 2.0], vec![2.0, 1.0]] },
+                AdditiveGene { name: "y".into(), contributions: vec![vec![0.0, 2.0], vec![1.0, 0.0]] },
+            ],
+            upper_bounds: vec![],
+        })
+        .unwrap();
+        let front = exact_pareto_front(&objective, &ExactConfig::default()).unwrap();
+        let got: Vec<(Vec<usize>, Vec<f64>)> = front.into_iter().map(|p| (p.genome, p.objectives)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (vec![0, 0], vec![0.0, 4.0]),
+                (vec![0, 1], vec![1.0, 2.0]),
+                (vec![1, 1], vec![3.0, 1.0]),
+            ]
+        );
+    }
+
+    #[test]
+    fn state_cap_and_infeasibility_are_typed_errors() {
+        let objective = AdditiveObjective::new(AdditiveProblem {
+            objective_names: vec!["a".into(), "b".into()],
+            base: vec![0.0, 0.0],
+            genes: (0..4)
+                .map(|g| AdditiveGene {
+                    name: format!("g{g}"),
+                    contributions: (0..3).map(|c| vec![c as f64 * 3f64.powi(g), -(c as f64) * 3f64.powi(g)]).collect(),
+                })
+                .collect(),
+            upper_bounds: vec![],
+        })
+        .unwrap();
+        // Every genome is on the front (a + b = 0), so 3^4 = 81 states at the end.
+        assert_eq!(exact_pareto_front(&objective, &ExactConfig::default()).unwrap().len(), 81);
+        let err = exact_pareto_front(&objective, &ExactConfig { max_states: 20 }).unwrap_err();
+        assert!(matches!(err, SearchError::ExactStateCapExceeded { gene_index: 2, states: 27, cap: 20 }));
+
+        let mut problem = objective.to_problem();
+        problem.upper_bounds = vec![Some(-1.0), Some(-1.0)];
+        let infeasible = AdditiveObjective::new(problem).unwrap();
+        assert!(matches!(
+            exact_pareto_front(&infeasible, &ExactConfig::default()),
+            Err(SearchError::NoFeasibleGenome)
+        ));
+    }
+}

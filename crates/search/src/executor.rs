@@ -1,0 +1,676 @@
+//! The search loop: [`Engine`] (one step), [`Problem`] (what an engine sees), [`Executor`]
+//! (budgets, seed, checkpoints, stop flag, observers) and [`SearchResult`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SearchError};
+use crate::hypervolume::HypervolumeIndicator;
+use crate::objective::{Evaluation, Objective};
+use crate::pareto::best_front;
+use crate::space::Space;
+
+/// The random number generator every engine draws from: ChaCha8, portable and serialisable, so
+/// that a seed gives the same run on every machine and a checkpoint resumes it exactly.
+pub type SearchRng = ChaCha8Rng;
+
+/// A search algorithm, written as one step function in the style of argmin's `Solver`.
+///
+/// The state goes in and comes out by value; everything an engine remembers between steps must
+/// be in its `State` (which is what makes checkpoints resume exactly). All randomness must come
+/// from [`Problem::rng`] and evaluations from [`Problem::evaluate_batch`].
+pub trait Engine<O: Objective + ?Sized> {
+    /// What the engine carries from one step to the next. `Default` is the state before the
+    /// first step.
+    type State: Serialize + DeserializeOwned + Default;
+
+    /// Performs one step (e.g. one generation, one batch, one acquisition).
+    fn step(&self, problem: &mut Problem<'_, O>, state: Self::State)
+    -> Result<(Self::State, StepStatus)>;
+
+    /// A short name, recorded in checkpoints.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// The engine's configuration, recorded in checkpoints; resuming with a different one is
+    /// refused.
+    fn config(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+/// What an engine says after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    /// Call the step again (unless a budget is exhausted).
+    Continue,
+    /// The engine is done, for this reason.
+    Finished(TerminationReason),
+}
+
+/// Why a search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum TerminationReason {
+    /// The maximum number of evaluations was reached.
+    BudgetExhausted,
+    /// The maximum wall time was reached.
+    TimeLimit,
+    /// The stop flag was set (e.g. Ctrl-C).
+    Interrupted,
+    /// Every genome of the space has been evaluated.
+    SpaceExhausted,
+    /// The engine found what it was looking for (e.g. the exact front).
+    Completed,
+    /// The engine judged that further steps would not improve the front.
+    Converged,
+    /// Many consecutive steps evaluated nothing new.
+    Stalled,
+}
+
+/// One evaluated genome, as recorded by the executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluatedCandidate {
+    /// Position in the archive: the `index`-th distinct genome evaluated (from 0).
+    pub index: usize,
+    /// The step during which it was evaluated (from 0).
+    pub step: usize,
+    /// The genome.
+    pub genome: Vec<usize>,
+    /// Its evaluation.
+    pub evaluation: Evaluation,
+}
+
+/// One point of the convergence history, recorded after every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Number of steps done.
+    pub step: usize,
+    /// Number of distinct genomes evaluated so far.
+    pub evaluations: usize,
+    /// Size of the current best front.
+    pub front_size: usize,
+    /// Whether the front is feasible.
+    pub front_feasible: bool,
+    /// Hypervolume of the feasible front (0 while nothing is feasible), if an indicator is set.
+    pub hypervolume: Option<f64>,
+    /// Wall time since the start of the search, in seconds (including time before a resume).
+    pub elapsed_seconds: f64,
+}
+
+/// What observers see after each step.
+#[derive(Debug)]
+pub struct Progress<'a> {
+    /// The history entry of this step.
+    pub entry: &'a HistoryEntry,
+    /// The evaluation budget.
+    pub max_evaluations: usize,
+    /// The candidates evaluated during this step.
+    pub new_candidates: &'a [EvaluatedCandidate],
+}
+
+/// Something that watches a search: a progress bar, a log, a live plot.
+///
+/// Observers cannot change the search; they are called on the executor's thread.
+pub trait Observer {
+    /// Called after every step.
+    fn observe(&mut self, progress: &Progress<'_>);
+
+    /// Called once with the result, before [`Executor::run`] returns.
+    fn finish(&mut self, _result: &SearchResult) {}
+}
+
+/// Where and how often to write checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointConfig {
+    /// The checkpoint file (JSON). It is replaced atomically: written to `<path>.tmp`, then
+    /// renamed.
+    pub path: PathBuf,
+    /// Write after the first step that brings the evaluations at least this far past the last
+    /// checkpoint. A checkpoint is also written when the search stops.
+    pub every_evaluations: usize,
+}
+
+/// Budgets and settings of a run.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Maximum number of distinct evaluations; at least 1.
+    pub max_evaluations: usize,
+    /// Maximum wall time, checked between steps (including time before a resume).
+    pub max_wall_time: Option<Duration>,
+    /// Seed of the engine's random number generator.
+    pub seed: u64,
+    /// Periodic checkpoints, if wanted.
+    pub checkpoint: Option<CheckpointConfig>,
+    /// How to measure the hypervolume history. `None` uses [`Objective::objective_bounds`]
+    /// with a 0.1 margin when the objective provides them, and records no hypervolume
+    /// otherwise.
+    pub hypervolume: Option<HypervolumeIndicator>,
+    /// Set to `true` from anywhere (e.g. a Ctrl-C handler) to stop after the current step.
+    pub stop_flag: Option<Arc<AtomicBool>>,
+}
+
+impl ExecutorConfig {
+    /// A configuration with an evaluation budget and a seed, and nothing else.
+    pub fn new(max_evaluations: usize, seed: u64) -> Self {
+        ExecutorConfig {
+            max_evaluations,
+            max_wall_time: None,
+            seed,
+            checkpoint: None,
+            hypervolume: None,
+            stop_flag: None,
+        }
+    }
+}
+
+/// The outcome of a search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The best front among all evaluated genomes, sorted by the first objective. When nothing
+    /// is feasible it holds the least-violating genomes and `front_feasible` is `false`.
+    pub front: Vec<EvaluatedCandidate>,
+    /// Whether the front is feasible.
+    pub front_feasible: bool,
+    /// Every evaluated genome, in evaluation order.
+    pub archive: Vec<EvaluatedCandidate>,
+    /// Front size and hypervolume after each step.
+    pub history: Vec<HistoryEntry>,
+    /// Why the search stopped.
+    pub termination: TerminationReason,
+    /// The indicator the history's hypervolumes were measured with.
+    pub indicator: Option<HypervolumeIndicator>,
+    /// Number of steps done.
+    pub steps: usize,
+    /// Wall time, including time before a resume.
+    pub elapsed_seconds: f64,
+}
+
+impl SearchResult {
+    /// The last recorded hypervolume, if any.
+    pub fn final_hypervolume(&self) -> Option<f64> {
+        self.history.last().and_then(|entry| entry.hypervolume)
+    }
+}
+
+/// What an engine sees of the search: the space, the objective, the RNG, the budget and the
+/// archive of everything evaluated so far.
+pub struct Problem<'a, O: ?Sized> {
+    objective: &'a O,
+    space: &'a Space,
+    rng: SearchRng,
+    archive: Vec<EvaluatedCandidate>,
+    cache: HashMap<Vec<usize>, usize>,
+    max_evaluations: usize,
+    step: usize,
+}
+
+impl<'a, O: Objective + ?Sized> Problem<'a, O> {
+    fn new(objective: &'a O, space: &'a Space, rng: SearchRng, max_evaluations: usize) -> Self {
+        Problem {
+            objective,
+            space,
+            rng,
+            archive: Vec::new(),
+            cache: HashMap::new(),
+            max_evaluations,
+            step: 0,
+        }
+    }
+
+    /// A problem outside any executor, for benchmarks and tests of single engine steps.
+    pub fn standalone(objective: &'a O, space: &'a Space, seed: u64, max_evaluations: usize) -> Self {
+        Problem::new(objective, space, SearchRng::seed_from_u64(seed), max_evaluations)
+    }
+
+    /// The space searched.
+    pub fn space(&self) -> &'a Space {
+        self.space
+    }
+
+    /// The objective.
+    pub fn objective(&self) -> &'a O {
+        self.objective
+    }
+
+    /// The single source of randomness of the search.
+    pub fn rng(&mut self) -> &mut SearchRng {
+        &mut self.rng
+    }
+
+    /// Number of distinct genomes evaluated so far.
+    pub fn evaluations(&self) -> usize {
+        self.archive.len()
+    }
+
+    /// How many new genomes may still be evaluated.
+    pub fn remaining_evaluations(&self) -> usize {
+        self.max_evaluations.saturating_sub(self.archive.len())
+    }
+
+    /// Everything evaluated so far, in evaluation order.
+    pub fn archive(&self) -> &[EvaluatedCandidate] {
+        &self.archive
+    }
+
+    /// The record of `genome` if it was evaluated before.
+    pub fn lookup(&self, genome: &[usize]) -> Option<&EvaluatedCandidate> {
+        self.cache.get(genome).map(|&index| &self.archive[index])
+    }
+
+    /// Whether `genome` was evaluated before.
+    pub fn is_evaluated(&self, genome: &[usize]) -> bool {
+        self.cache.contains_key(genome)
+    }
+
+    /// Whether every genome of the space has been evaluated.
+    pub fn space_exhausted(&self) -> bool {
+        self.space.size().is_some_and(|size| self.archive.len() as u128 >= size)
+    }
+
+    /// Evaluates a batch, returning evaluations in input order.
+    ///
+    /// Genomes evaluated before (or repeated within the batch) are answered from the cache and
+    /// cost nothing; the new ones are evaluated together with [`Objective::evaluate_batch`]
+    /// and recorded. Asking for more new genomes than [`Problem::remaining_evaluations`] is an
+    /// error ([`SearchError::BudgetOverrun`]), as is a genome that does not fit the space.
+    pub fn evaluate_batch(&mut self, genomes: &[Vec<usize>]) -> Result<Vec<Evaluation>> {
+        let mut novel: Vec<Vec<usize>> = Vec::new();
+        let mut novel_index: HashMap<&[usize], usize> = HashMap::new();
+        for genome in genomes {
+            self.space.check_genome(genome)?;
+            if !self.cache.contains_key(genome.as_slice()) && !novel_index.contains_key(genome.as_slice()) {
+                novel_index.insert(genome, novel.len());
+                novel.push(genome.clone());
+            }
+        }
+        if novel.len() > self.remaining_evaluations() {
+            return Err(SearchError::BudgetOverrun {
+                requested: novel.len(),
+                remaining: self.remaining_evaluations(),
+            });
+        }
+        if !novel.is_empty() {
+            let evaluations = self.objective.evaluate_batch(&novel);
+            if evaluations.len() != novel.len() {
+                return Err(SearchError::InvalidEvaluation {
+                    evaluation_index: self.archive.len(),
+                    reason: format!(
+                        "evaluate_batch returned {} evaluations for {} genomes",
+                        evaluations.len(),
+                        novel.len()
+                    ),
+                });
+            }
+            let n_objectives = self.objective.n_objectives();
+            for (genome, evaluation) in novel.into_iter().zip(evaluations) {
+                let index = self.archive.len();
+                check_evaluation(&evaluation, n_objectives, index)?;
+                self.cache.insert(genome.clone(), index);
+                self.archive.push(EvaluatedCandidate { index, step: self.step, genome, evaluation });
+            }
+        }
+        Ok(genomes
+            .iter()
+            .map(|genome| self.archive[self.cache[genome.as_slice()]].evaluation.clone())
+            .collect())
+    }
+
+    /// Evaluates one genome (see [`Problem::evaluate_batch`]).
+    pub fn evaluate(&mut self, genome: &[usize]) -> Result<Evaluation> {
+        let mut evaluations = self.evaluate_batch(&[genome.to_vec()])?;
+        Ok(evaluations.remove(0))
+    }
+}
+
+fn check_evaluation(evaluation: &Evaluation, n_objectives: usize, evaluation_index: usize) -> Result<()> {
+    let invalid = |reason: String| Err(SearchError::InvalidEvaluation { evaluation_index, reason });
+    if evaluation.objectives.len() != n_objectives {
+        return invalid(format!(
+            "{} objective values, the objective declares {n_objectives}",
+            evaluation.objectives.len()
+        ));
+    }
+    if let Some((j, value)) = evaluation.objectives.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return invalid(format!("objective {j} is {value}"));
+    }
+    let violation = evaluation.constraint_violation;
+    if !(violation.is_finite() && violation >= 0.0) {
+        return invalid(format!("constraint violation is {violation}, must be finite and >= 0"));
+    }
+    Ok(())
+}
+
+/// Owns the search loop: runs an [`Engine`] on an [`Objective`] until a budget is exhausted,
+/// the engine finishes or the stop flag is set.
+pub struct Executor<'a, O: Objective + ?Sized, E: Engine<O>> {
+    objective: &'a O,
+    space: Space,
+    engine: E,
+    config: ExecutorConfig,
+    indicator: Option<HypervolumeIndicator>,
+    observers: Vec<Box<dyn Observer + 'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Checkpoint<S> {
+    format_version: u32,
+    engine: String,
+    engine_config: serde_json::Value,
+    space: Space,
+    seed: u64,
+    n_objectives: usize,
+    rng: SearchRng,
+    steps: usize,
+    elapsed_seconds: f64,
+    archive: Vec<EvaluatedCandidate>,
+    history: Vec<HistoryEntry>,
+    engine_state: S,
+}
+
+const CHECKPOINT_FORMAT_VERSION: u32 = 1;
+
+/// Steps in a row without a new evaluation after which a search is declared stalled.
+const MAX_IDLE_STEPS: usize = 100;
+
+impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
+    /// Prepares a run, validating the configuration.
+    pub fn new(objective: &'a O, space: Space, engine: E, config: ExecutorConfig) -> Result<Self> {
+        if config.max_evaluations == 0 {
+            return Err(SearchError::InvalidConfig {
+                parameter: "max_evaluations",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if config.max_wall_time == Some(Duration::ZERO) {
+            return Err(SearchError::InvalidConfig {
+                parameter: "max_wall_time",
+                reason: "must be positive".to_owned(),
+            });
+        }
+        if let Some(checkpoint) = &config.checkpoint {
+            if checkpoint.every_evaluations == 0 {
+                return Err(SearchError::InvalidConfig {
+                    parameter: "checkpoint.every_evaluations",
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+        }
+        if objective.n_objectives() == 0 {
+            return Err(SearchError::InvalidConfig {
+                parameter: "objective",
+                reason: "must have at least one objective".to_owned(),
+            });
+        }
+        let indicator = match &config.hypervolume {
+            Some(indicator) => Some(indicator.clone()),
+            None => objective
+                .objective_bounds()
+                .and_then(|bounds| HypervolumeIndicator::normalized(bounds, 0.1).ok()),
+        };
+        if let Some(indicator) = &indicator {
+            if indicator.n_objectives() != objective.n_objectives() {
+                return Err(SearchError::DimensionMismatch {
+                    what: "hypervolume indicator (against the objective)".to_owned(),
+                    expected: objective.n_objectives(),
+                    found: indicator.n_objectives(),
+                });
+            }
+        }
+        Ok(Executor { objective, space, engine, config, indicator, observers: Vec::new() })
+    }
+
+    /// Adds an observer, called after every step.
+    pub fn add_observer(mut self, observer: impl Observer + 'a) -> Self {
+        self.observers.push(Box::new(observer));
+        self
+    }
+
+    /// Runs the search from the start.
+    pub fn run(self) -> Result<SearchResult> {
+        let rng = SearchRng::seed_from_u64(self.config.seed);
+        let start = Resumed {
+            rng,
+            steps: 0,
+            elapsed_before: 0.0,
+            archive: Vec::new(),
+            history: Vec::new(),
+            engine_state: E::State::default(),
+        };
+        self.run_from(start)
+    }
+
+    /// Continues a search from a checkpoint written by an identical run (same engine and
+    /// configuration, space, seed and objective). The budgets are those of this executor's
+    /// configuration, so a resumed run may also be given a larger budget.
+    pub fn resume(self, checkpoint_path: &Path) -> Result<SearchResult> {
+        let io_error = |source| SearchError::CheckpointIo { path: checkpoint_path.to_owned(), source };
+        let text = std::fs::read_to_string(checkpoint_path).map_err(io_error)?;
+        let format_error =
+            |source| SearchError::CheckpointFormat { path: checkpoint_path.to_owned(), source };
+        // The engine state is decoded only after the header has been checked, so that a
+        // checkpoint of another engine gives a mismatch error rather than a format error.
+        let checkpoint: Checkpoint<serde_json::Value> =
+            serde_json::from_str(&text).map_err(format_error)?;
+        let mismatch = |field| Err(SearchError::CheckpointMismatch { path: checkpoint_path.to_owned(), field });
+        if checkpoint.format_version != CHECKPOINT_FORMAT_VERSION {
+            return mismatch("format version");
+        }
+        if checkpoint.engine != self.engine.name() {
+            return mismatch("engine");
+        }
+        if checkpoint.engine_config != self.engine.config() {
+            return mismatch("engine configuration");
+        }
+        if checkpoint.space != self.space {
+            return mismatch("space");
+        }
+        if checkpoint.seed != self.config.seed {
+            return mismatch("seed");
+        }
+        if checkpoint.n_objectives != self.objective.n_objectives() {
+            return mismatch("number of objectives");
+        }
+        let start = Resumed {
+            rng: checkpoint.rng,
+            steps: checkpoint.steps,
+            elapsed_before: checkpoint.elapsed_seconds,
+            archive: checkpoint.archive,
+            history: checkpoint.history,
+            engine_state: serde_json::from_value(checkpoint.engine_state).map_err(format_error)?,
+        };
+        self.run_from(start)
+    }
+
+    fn run_from(mut self, start: Resumed<E::State>) -> Result<SearchResult> {
+        let clock = Instant::now();
+        let elapsed = |clock: &Instant| start.elapsed_before + clock.elapsed().as_secs_f64();
+        let mut problem = Problem::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
+        for candidate in &start.archive {
+            self.space.check_genome(&candidate.genome)?;
+            problem.cache.insert(candidate.genome.clone(), candidate.index);
+        }
+        problem.archive = start.archive;
+        problem.step = start.steps;
+        let mut history = start.history;
+        let mut state = start.engine_state;
+        let (mut front, mut front_feasible) = best_front_of(&problem.archive, (0..problem.archive.len()).collect());
+        let mut last_checkpoint = problem.evaluations();
+        let mut idle_steps = 0;
+
+        let termination = loop {
+            if let Some(reason) = self.budget_reason(&problem, elapsed(&clock)) {
+                break reason;
+            }
+            let before = problem.evaluations();
+            let (next_state, status) = self.engine.step(&mut problem, state)?;
+            state = next_state;
+            problem.step += 1;
+            let new_indices: Vec<usize> = (before..problem.evaluations()).collect();
+            idle_steps = if new_indices.is_empty() { idle_steps + 1 } else { 0 };
+            let mut candidates = front;
+            candidates.extend(new_indices);
+            (front, front_feasible) = best_front_of(&problem.archive, candidates);
+            let hypervolume = match (&self.indicator, front_feasible) {
+                (None, _) => None,
+                (Some(_), false) => Some(0.0),
+                (Some(indicator), true) => {
+                    let points: Vec<&[f64]> = front
+                        .iter()
+                        .map(|&i| problem.archive[i].evaluation.objectives.as_slice())
+                        .collect();
+                    Some(indicator.evaluate(&points)?.value)
+                }
+            };
+            history.push(HistoryEntry {
+                step: problem.step,
+                evaluations: problem.evaluations(),
+                front_size: front.len(),
+                front_feasible,
+                hypervolume,
+                elapsed_seconds: elapsed(&clock),
+            });
+            let entry = &history[history.len() - 1];
+            let progress = Progress {
+                entry,
+                max_evaluations: self.config.max_evaluations,
+                new_candidates: &problem.archive[before..],
+            };
+            for observer in &mut self.observers {
+                observer.observe(&progress);
+            }
+            if let StepStatus::Finished(reason) = status {
+                break reason;
+            }
+            if idle_steps >= MAX_IDLE_STEPS {
+                break TerminationReason::Stalled;
+            }
+            if let Some(checkpoint) = &self.config.checkpoint {
+                if problem.evaluations() - last_checkpoint >= checkpoint.every_evaluations {
+                    self.write_checkpoint(&checkpoint.path, &problem, &history, &state, elapsed(&clock))?;
+                    last_checkpoint = problem.evaluations();
+                }
+            }
+        };
+        if let Some(checkpoint) = &self.config.checkpoint {
+            self.write_checkpoint(&checkpoint.path, &problem, &history, &state, elapsed(&clock))?;
+        }
+
+        let mut front_candidates: Vec<EvaluatedCandidate> =
+            front.iter().map(|&i| problem.archive[i].clone()).collect();
+        front_candidates.sort_by(|a, b| {
+            a.evaluation.objectives[0].total_cmp(&b.evaluation.objectives[0]).then(a.index.cmp(&b.index))
+        });
+        let result = SearchResult {
+            front: front_candidates,
+            front_feasible,
+            archive: problem.archive,
+            history,
+            termination,
+            indicator: self.indicator.clone(),
+            steps: problem.step,
+            elapsed_seconds: elapsed(&clock),
+        };
+        for observer in &mut self.observers {
+            observer.finish(&result);
+        }
+        Ok(result)
+    }
+
+    fn budget_reason(&self, problem: &Problem<'_, O>, elapsed_seconds: f64) -> Option<TerminationReason> {
+        if self.config.stop_flag.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst)) {
+            return Some(TerminationReason::Interrupted);
+        }
+        if problem.remaining_evaluations() == 0 {
+            return Some(TerminationReason::BudgetExhausted);
+        }
+        if self.config.max_wall_time.is_some_and(|limit| elapsed_seconds >= limit.as_secs_f64()) {
+            return Some(TerminationReason::TimeLimit);
+        }
+        if problem.space_exhausted() {
+            return Some(TerminationReason::SpaceExhausted);
+        }
+        None
+    }
+
+    fn write_checkpoint(
+        &self,
+        path: &Path,
+        problem: &Problem<'_, O>,
+        history: &[HistoryEntry],
+        state: &E::State,
+        elapsed_seconds: f64,
+    ) -> Result<()> {
+        #[derive(Serialize)]
+        struct CheckpointRef<'c, S> {
+            format_version: u32,
+            engine: &'c str,
+            engine_config: serde_json::Value,
+            space: &'c Space,
+            seed: u64,
+            n_objectives: usize,
+            rng: &'c SearchRng,
+            steps: usize,
+            elapsed_seconds: f64,
+            archive: &'c [EvaluatedCandidate],
+            history: &'c [HistoryEntry],
+            engine_state: &'c S,
+        }
+        let checkpoint = CheckpointRef {
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            engine: self.engine.name(),
+            engine_config: self.engine.config(),
+            space: &self.space,
+            seed: self.config.seed,
+            n_objectives: self.objective.n_objectives(),
+            rng: &problem.rng,
+            steps: problem.step,
+            elapsed_seconds,
+            archive: &problem.archive,
+            history,
+            engine_state: state,
+        };
+        let json = serde_json::to_vec(&checkpoint)
+            .map_err(|source| SearchError::CheckpointFormat { path: path.to_owned(), source })?;
+        write_atomically(path, &json)
+    }
+}
+
+struct Resumed<S> {
+    rng: SearchRng,
+    steps: usize,
+    elapsed_before: f64,
+    archive: Vec<EvaluatedCandidate>,
+    history: Vec<HistoryEntry>,
+    engine_state: S,
+}
+
+fn best_front_of(archive: &[EvaluatedCandidate], candidates: Vec<usize>) -> (Vec<usize>, bool) {
+    let evaluations: Vec<Evaluation> = candidates.iter().map(|&i| archive[i].evaluation.clone()).collect();
+    let (front, feasible) = best_front(&evaluations);
+    (front.into_iter().map(|k| candidates[k]).collect(), feasible)
+}
+
+/// Writes `bytes` to `<path>.tmp`, flushes it to disk and renames it over `path`, so a reader
+/// (or a crash) never sees a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io_error = |source| SearchError::CheckpointIo { path: path.to_owned(), source };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = std::fs::File::create(&temporary).map_err(io_error)?;
+    file.write_all(bytes).map_err(io_error)?;
+    file.sync_all().map_err(io_error)?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(io_error)
+}

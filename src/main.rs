@@ -1,0 +1,51 @@
+//! The `sculpt` command line: parses arguments, calls the libraries, prints results.
+//! No domain logic lives here; see ARCHITECTURE.md.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+// candle allocates a fresh buffer for every intermediate tensor; glibc's allocator returns large
+// ones to the OS each time (mmap/munmap), which made training about a third slower here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Hardware-aware model-compression search.
+#[derive(Parser, Debug)]
+#[command(name = "sculpt", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Per-layer shapes, parameters, MACs and bytes of a model.
+    Profile(cmd::profile::Args),
+    /// Accuracy (classifiers) or embedding statistics (encoders) of a model on data.
+    Evaluate(cmd::evaluate::Args),
+    /// Train a model (or the bundled demo models) on Fashion-MNIST.
+    Train(cmd::train::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Profile(args) => cmd::profile::run(&args),
+        Command::Evaluate(args) => cmd::evaluate::run(&args),
+        Command::Train(args) => cmd::train::run(&args),
+    }
+}
