@@ -38,7 +38,9 @@
 use crate::error::Error;
 use crate::profile::{FallbackWeights, PrecisionSupport, Profile, Throughput, UnstructuredSupport};
 use crate::systolic::SystolicArray;
-use crate::workload::{LayerCompression, LayerKind, LayerWorkload, Precision, QuantGranularity, Sparsity};
+use crate::workload::{
+    LayerCompression, LayerKind, LayerWorkload, Precision, QuantGranularity, Sparsity,
+};
 
 /// Bits of one quantization scale (a 16-bit float).
 pub const SCALE_BITS: u64 = 16;
@@ -225,9 +227,14 @@ pub(crate) fn resolve_kernel(
 enum Storage {
     Dense,
     /// `n` of every `m` values kept, `ceil(log2 m)` index bits per kept value.
-    Nm { n: u32, m: u32 },
+    Nm {
+        n: u32,
+        m: u32,
+    },
     /// A ratio of zeros, stored as values plus a bitmap when smaller than dense.
-    Bitmap { ratio: f64 },
+    Bitmap {
+        ratio: f64,
+    },
 }
 
 fn sparsity_effect(profile: &Profile, sparsity: Sparsity, used: Precision) -> (Storage, f64) {
@@ -235,7 +242,8 @@ fn sparsity_effect(profile: &Profile, sparsity: Sparsity, used: Precision) -> (S
         UnstructuredSupport::None => (Storage::Dense, 1.0),
         UnstructuredSupport::StorageOnly => (Storage::Bitmap { ratio }, 1.0),
         UnstructuredSupport::Compute { min_ratio, efficiency } => {
-            let factor = if ratio >= min_ratio { ((1.0 - ratio) / efficiency).min(1.0) } else { 1.0 };
+            let factor =
+                if ratio >= min_ratio { ((1.0 - ratio) / efficiency).min(1.0) } else { 1.0 };
             (Storage::Bitmap { ratio }, factor)
         }
     };
@@ -245,8 +253,11 @@ fn sparsity_effect(profile: &Profile, sparsity: Sparsity, used: Precision) -> (S
         Sparsity::Nm(pattern) => {
             match profile.nm_patterns().into_iter().find(|s| s.pattern == pattern) {
                 Some(support) => {
-                    let factor =
-                        if support.precisions.contains(&used) { 1.0 / support.speedup } else { 1.0 };
+                    let factor = if support.precisions.contains(&used) {
+                        1.0 / support.speedup
+                    } else {
+                        1.0
+                    };
                     (Storage::Nm { n: pattern.n(), m: pattern.m() }, factor)
                 }
                 // An unsupported pattern is just unstructured sparsity of the same ratio.
@@ -257,36 +268,43 @@ fn sparsity_effect(profile: &Profile, sparsity: Sparsity, used: Precision) -> (S
 }
 
 /// Stored bits of the weights: values, sparse indices and scales.
-fn weight_bits(workload: &LayerWorkload, compression: &LayerCompression, stored: Precision, storage: Storage) -> u64 {
+fn weight_bits(
+    workload: &LayerWorkload,
+    compression: &LayerCompression,
+    stored: Precision,
+    storage: Storage,
+) -> u64 {
     let elems = workload.weight_elems;
     if elems == 0 {
         return 0;
     }
     let bits = u64::from(stored.bits());
-    let dense = elems * bits;
+    let dense = elems.saturating_mul(bits);
     let values = match storage {
         Storage::Dense => dense,
         Storage::Nm { n, m } => {
-            let kept = (elems * u64::from(n)).div_ceil(u64::from(m));
+            let kept = elems.saturating_mul(u64::from(n)).div_ceil(u64::from(m));
             let index_bits = u64::from(u32::BITS - (m - 1).leading_zeros());
-            kept * (bits + index_bits)
+            kept.saturating_mul(bits + index_bits)
         }
         Storage::Bitmap { ratio } => {
             let kept = (elems as f64 * (1.0 - ratio)).ceil() as u64;
-            (kept * bits + elems).min(dense)
+            kept.saturating_mul(bits).saturating_add(elems).min(dense)
         }
     };
     let scales = if stored.is_integer() {
         let count = match compression.granularity {
             QuantGranularity::PerTensor => 1,
-            QuantGranularity::PerChannel => workload.gemm.map_or(1, |g| g.n * g.groups),
+            QuantGranularity::PerChannel => {
+                workload.gemm.map_or(1, |g| g.n.saturating_mul(g.groups))
+            }
             QuantGranularity::PerGroup(size) => elems.div_ceil(u64::from(size.get())),
         };
-        count * SCALE_BITS
+        count.saturating_mul(SCALE_BITS)
     } else {
         0
     };
-    values + scales
+    values.saturating_add(scales)
 }
 
 /// The analytic cost of one layer; see the module documentation for every formula.
@@ -309,12 +327,19 @@ pub fn analytic_layer_cost(
         weight_bytes
     };
     let act_bits = u64::from(compression.activations.bits());
-    let activation_bytes = ((workload.in_act_elems + workload.out_act_elems) * act_bits).div_ceil(8);
+    let activation_bytes = workload
+        .in_act_elems
+        .saturating_add(workload.out_act_elems)
+        .saturating_mul(act_bits)
+        .div_ceil(8);
 
     let sram = profile.sram();
     let dram = profile.dram();
-    let activation_level =
-        if activation_bytes as f64 <= sram.capacity_bytes { MemoryLevel::Sram } else { MemoryLevel::Dram };
+    let activation_level = if activation_bytes as f64 <= sram.capacity_bytes {
+        MemoryLevel::Sram
+    } else {
+        MemoryLevel::Dram
+    };
     let weight_level = if context.weights_on_chip { MemoryLevel::Sram } else { MemoryLevel::Dram };
     let level = |l: MemoryLevel| if l == MemoryLevel::Sram { sram } else { dram };
     let memory_s = weight_bytes_moved as f64 / level(weight_level).bandwidth_bytes_per_s
@@ -385,22 +410,29 @@ fn systolic_time(array: &SystolicArray, rate: f64, workload: &LayerWorkload) -> 
 /// `layer_cost` is called once per layer with `weights_on_chip: false`; when the device caches
 /// weights and the weights plus peak activations fit in SRAM, it is called again for every layer
 /// with `weights_on_chip: true`.
-pub(crate) fn model_cost_with<F>(profile: &Profile, count: usize, mut layer_cost: F) -> Result<ModelCost, Error>
+pub(crate) fn model_cost_with<F>(
+    profile: &Profile,
+    count: usize,
+    mut layer_cost: F,
+) -> Result<ModelCost, Error>
 where
     F: FnMut(usize, CostContext) -> Result<LayerCost, Error>,
 {
-    let mut layers = (0..count).map(|i| layer_cost(i, CostContext::default())).collect::<Result<Vec<_>, _>>()?;
+    let mut layers =
+        (0..count).map(|i| layer_cost(i, CostContext::default())).collect::<Result<Vec<_>, _>>()?;
     let weight_bytes: u64 = layers.iter().map(|l| l.weight_bytes).sum();
     let peak_activation_bytes = layers.iter().map(|l| l.activation_bytes).max().unwrap_or(0);
     let resident_bytes = (weight_bytes + peak_activation_bytes) as f64;
-    let weights_on_chip = profile.caches_weights() && resident_bytes <= profile.sram().capacity_bytes;
+    let weights_on_chip =
+        profile.caches_weights() && resident_bytes <= profile.sram().capacity_bytes;
     if weights_on_chip {
         let context = CostContext { weights_on_chip: true };
         layers = (0..count).map(|i| layer_cost(i, context)).collect::<Result<Vec<_>, _>>()?;
     }
     let per_inference_s = profile.per_inference_overhead_s();
     let latency_s = layers.iter().map(|l| l.latency_s).sum::<f64>() + per_inference_s;
-    let energy_j = layers.iter().map(|l| l.energy_j).sum::<f64>() + profile.static_power_w() * per_inference_s;
+    let energy_j =
+        layers.iter().map(|l| l.energy_j).sum::<f64>() + profile.static_power_w() * per_inference_s;
     Ok(ModelCost {
         layers,
         latency_s,
@@ -421,8 +453,18 @@ mod tests {
         LayerWorkload::linear("fc", 1, elems_in, elems_out)
     }
 
-    fn check_bits(workload: &LayerWorkload, compression: LayerCompression, stored: Precision, storage: Storage, expected: u64) {
-        assert_eq!(weight_bits(workload, &compression, stored, storage), expected, "{compression} {storage:?}");
+    fn check_bits(
+        workload: &LayerWorkload,
+        compression: LayerCompression,
+        stored: Precision,
+        storage: Storage,
+        expected: u64,
+    ) {
+        assert_eq!(
+            weight_bits(workload, &compression, stored, storage),
+            expected,
+            "{compression} {storage:?}"
+        );
     }
 
     #[test]
@@ -446,7 +488,10 @@ mod tests {
         // 75 % zeros: 256 values + 1024 bitmap bits.
         check_bits(&layer, fp16, Precision::Fp16, Storage::Bitmap { ratio: 0.75 }, 256 * 16 + 1024);
         // A bitmap that does not pay off falls back to dense: 2-bit values at 10 % zeros.
-        let int2 = LayerCompression { granularity: QuantGranularity::PerTensor, ..LayerCompression::dense(Precision::Int2, ActivationPrecision::Int8) };
+        let int2 = LayerCompression {
+            granularity: QuantGranularity::PerTensor,
+            ..LayerCompression::dense(Precision::Int2, ActivationPrecision::Int8)
+        };
         check_bits(&layer, int2, Precision::Int2, Storage::Bitmap { ratio: 0.1 }, 2048 + 16);
     }
 

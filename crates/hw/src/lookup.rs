@@ -101,12 +101,18 @@ impl LookupTable {
             column: column.map(str::to_string),
             msg,
         };
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-        let header = reader.headers().map_err(|e| err(Some(1), None, format!("bad header: {e}")))?.clone();
+        let mut reader =
+            csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let header =
+            reader.headers().map_err(|e| err(Some(1), None, format!("bad header: {e}")))?.clone();
         let mut index = BTreeMap::new();
         for (idx, name) in header.iter().enumerate() {
             if !COLUMNS.contains(&name) {
-                return Err(err(Some(1), Some(name), format!("unknown column; expected {}", COLUMNS.join(", "))));
+                return Err(err(
+                    Some(1),
+                    Some(name),
+                    format!("unknown column; expected {}", COLUMNS.join(", ")),
+                ));
             }
             if index.insert(name.to_string(), idx).is_some() {
                 return Err(err(Some(1), Some(name), "column given twice".into()));
@@ -125,10 +131,13 @@ impl LookupTable {
             })?;
             let line = record.position().map_or(0, |p| p.line() as usize);
             let cell = |name: &str| record.get(index[name]).unwrap_or("");
-            let bad = |name: &str, what: &str| err(Some(line), Some(name), format!("{what}, got `{}`", cell(name)));
-            let kind = LayerKind::from_name(cell("kind")).ok_or_else(|| bad("kind", "not a layer kind"))?;
-            let precision =
-                Precision::from_name(cell("precision")).ok_or_else(|| bad("precision", "not a precision"))?;
+            let bad = |name: &str, what: &str| {
+                err(Some(line), Some(name), format!("{what}, got `{}`", cell(name)))
+            };
+            let kind = LayerKind::from_name(cell("kind"))
+                .ok_or_else(|| bad("kind", "not a layer kind"))?;
+            let precision = Precision::from_name(cell("precision"))
+                .ok_or_else(|| bad("precision", "not a precision"))?;
             let sparsity = Sparsity::parse(cell("sparsity"))
                 .ok_or_else(|| bad("sparsity", "expected `dense`, `N:M` or `unstructured:R`"))?;
             let dims: Vec<&str> = ["m", "n", "k", "groups"].into_iter().map(cell).collect();
@@ -137,23 +146,22 @@ impl LookupTable {
             } else {
                 let mut parsed = [0u64; 4];
                 for (slot, name) in parsed.iter_mut().zip(["m", "n", "k", "groups"]) {
-                    *slot = cell(name)
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|v| *v > 0)
-                        .ok_or_else(|| bad(name, "expected a positive integer (or all of m, n, k, groups empty)"))?;
+                    *slot = cell(name).parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                        bad(name, "expected a positive integer (or all of m, n, k, groups empty)")
+                    })?;
                 }
                 Some(Gemm { m: parsed[0], n: parsed[1], k: parsed[2], groups: parsed[3] })
             };
-            let macs = cell("macs").parse::<u64>().map_err(|_| bad("macs", "expected an integer"))?;
-            if let Some(g) = &gemm {
-                if g.macs() != macs {
-                    return Err(err(
-                        Some(line),
-                        Some("macs"),
-                        format!("{macs} differs from groups·m·n·k = {}", g.macs()),
-                    ));
-                }
+            let macs =
+                cell("macs").parse::<u64>().map_err(|_| bad("macs", "expected an integer"))?;
+            if let Some(g) = &gemm
+                && g.macs() != macs
+            {
+                return Err(err(
+                    Some(line),
+                    Some("macs"),
+                    format!("{macs} differs from groups·m·n·k = {}", g.macs()),
+                ));
             }
             let latency_s = cell("latency_s")
                 .parse::<f64>()
@@ -169,7 +177,16 @@ impl LookupTable {
                         .ok_or_else(|| bad("energy_j", "expected a number >= 0 or nothing"))?,
                 ),
             };
-            rows.push(TableRow { line, kind, precision, sparsity, gemm, macs, latency_s, energy_j });
+            rows.push(TableRow {
+                line,
+                kind,
+                precision,
+                sparsity,
+                gemm,
+                macs,
+                latency_s,
+                energy_j,
+            });
         }
         Ok(LookupTable { path: origin.to_path_buf(), rows })
     }

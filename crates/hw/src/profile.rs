@@ -179,7 +179,9 @@ impl Profile {
     /// messages and to resolve a lookup table's relative path).
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Profile, Error> {
         let raw: RawProfile = sculpt_yaml::from_str(text, origin)?;
-        let at = |key: &str, msg: String| Error::from(sculpt_yaml::Error::at_key(origin, text, key, msg));
+        let at = |key: &str, msg: String| {
+            Error::from(sculpt_yaml::Error::at_key(origin, text, key, msg))
+        };
         raw.validate().map_err(|(key, msg)| at(&key, msg))?;
         Ok(Profile { raw, origin: origin.to_path_buf() })
     }
@@ -661,7 +663,7 @@ impl RawProfile {
         }
         match (self.kind, &self.systolic) {
             (DeviceKind::Systolic, None) => {
-                return fail("systolic", "a device of kind `systolic` needs a `systolic` section");
+                return fail("kind", "a device of kind `systolic` needs a `systolic` section");
             }
             (DeviceKind::Systolic, Some(s)) => {
                 if s.rows == 0 {
@@ -673,7 +675,10 @@ impl RawProfile {
                 positive("systolic.clock_mhz", s.clock_mhz)?;
             }
             (_, Some(_)) => {
-                return fail("systolic", "only a device of kind `systolic` has a `systolic` section");
+                return fail(
+                    "systolic",
+                    "only a device of kind `systolic` has a `systolic` section",
+                );
             }
             (_, None) => {}
         }
@@ -684,7 +689,9 @@ impl RawProfile {
                 fraction(&format!("utilisation.{}", kind.name()), value)?;
             }
         }
-        for (name, level) in [("sram", self.memory.sram.level()), ("dram", self.memory.dram.clone())] {
+        for (name, level) in
+            [("sram", self.memory.sram.level()), ("dram", self.memory.dram.clone())]
+        {
             positive(&format!("memory.{name}.capacity_mib"), level.capacity_mib)?;
             positive(&format!("memory.{name}.bandwidth_gb_per_s"), level.bandwidth_gb_per_s)?;
             non_negative(&format!("memory.{name}.energy_pj_per_byte"), level.energy_pj_per_byte)?;
@@ -693,10 +700,10 @@ impl RawProfile {
         non_negative("overheads.per_layer_us", self.overheads.per_layer_us)?;
         non_negative("overheads.per_inference_us", self.overheads.per_inference_us)?;
         non_negative("power.static_w", self.power.static_w)?;
-        if let Some(lookup) = &self.lookup {
-            if lookup.path.as_os_str().is_empty() {
-                return fail("lookup.path", "must name a CSV file");
-            }
+        if let Some(lookup) = &self.lookup
+            && lookup.path.as_os_str().is_empty()
+        {
+            return fail("lookup.path", "must name a CSV file");
         }
         Ok(())
     }
@@ -741,11 +748,19 @@ impl RawProfile {
                     _ => {}
                 }
                 match entry.energy_pj_per_mac {
-                    None => return fail(key("energy_pj_per_mac"), "missing for a native precision"),
+                    None => {
+                        return fail(
+                            format!("precisions.{}", p.name()),
+                            "a native precision needs `energy_pj_per_mac`",
+                        );
+                    }
                     Some(e) => non_negative(&key("energy_pj_per_mac"), e)?,
                 }
                 if fallback_fields {
-                    return fail(key("work_factor"), "only a fallback has `work_factor`/`weights`");
+                    return fail(
+                        format!("precisions.{}", p.name()),
+                        "only a fallback has `work_factor` or `weights`",
+                    );
                 }
             } else if let Some(to) = entry.fallback_to {
                 if entry.energy_pj_per_mac.is_some() {
@@ -781,15 +796,26 @@ impl RawProfile {
         match u.support {
             UnstructuredKind::Compute => {
                 match u.min_ratio {
-                    None => return fail("sparsity.unstructured.min_ratio", "missing for `compute`"),
+                    None => {
+                        return fail(
+                            "sparsity.unstructured.support",
+                            "`compute` needs `min_ratio`",
+                        );
+                    }
                     Some(r) if !(0.0..1.0).contains(&r) => {
-                        return fail("sparsity.unstructured.min_ratio", format!("must be in [0, 1), got {r}"));
+                        return fail(
+                            "sparsity.unstructured.min_ratio",
+                            format!("must be in [0, 1), got {r}"),
+                        );
                     }
                     Some(_) => {}
                 }
                 match u.efficiency {
                     None => {
-                        return fail("sparsity.unstructured.efficiency", "missing for `compute`");
+                        return fail(
+                            "sparsity.unstructured.support",
+                            "`compute` needs `efficiency`",
+                        );
                     }
                     Some(e) => fraction("sparsity.unstructured.efficiency", e)?,
                 }
@@ -806,17 +832,26 @@ impl RawProfile {
         for (idx, nm) in self.sparsity.nm.iter().enumerate() {
             let key = |field: &str| format!("sparsity.nm.{idx}.{field}");
             if NmPattern::new(nm.n, nm.m).is_none() {
-                return fail(key("n"), format!("{}:{} is not a pattern with 0 < n < m <= 64", nm.n, nm.m));
+                return fail(
+                    key("n"),
+                    format!("{}:{} is not a pattern with 0 < n < m <= 64", nm.n, nm.m),
+                );
             }
             if !(nm.speedup.is_finite() && nm.speedup >= 1.0) {
-                return fail(key("speedup"), format!("must be a finite number >= 1, got {}", nm.speedup));
+                return fail(
+                    key("speedup"),
+                    format!("must be a finite number >= 1, got {}", nm.speedup),
+                );
             }
             if nm.precisions.is_empty() {
                 return fail(key("precisions"), "list the precisions the speed-up applies to");
             }
             for p in &nm.precisions {
                 if !self.precisions.get(*p).is_some_and(RawPrecision::is_native) {
-                    return fail(key("precisions"), format!("`{p}` is not a native precision of the device"));
+                    return fail(
+                        key("precisions"),
+                        format!("`{p}` is not a native precision of the device"),
+                    );
                 }
             }
         }

@@ -55,9 +55,9 @@ impl SystolicArray {
     pub fn folds(&self, gemm: &Gemm) -> u64 {
         let (r, c) = (u64::from(self.rows), u64::from(self.cols));
         match self.dataflow {
-            Dataflow::Ws => gemm.k.div_ceil(r) * gemm.n.div_ceil(c),
-            Dataflow::Os => gemm.m.div_ceil(r) * gemm.n.div_ceil(c),
-            Dataflow::Is => gemm.k.div_ceil(r) * gemm.m.div_ceil(c),
+            Dataflow::Ws => gemm.k.div_ceil(r).saturating_mul(gemm.n.div_ceil(c)),
+            Dataflow::Os => gemm.m.div_ceil(r).saturating_mul(gemm.n.div_ceil(c)),
+            Dataflow::Is => gemm.k.div_ceil(r).saturating_mul(gemm.m.div_ceil(c)),
         }
     }
 
@@ -65,22 +65,21 @@ impl SystolicArray {
     pub fn cycles_per_fold(&self, gemm: &Gemm) -> u64 {
         let (r, c) = (u64::from(self.rows), u64::from(self.cols));
         match self.dataflow {
-            Dataflow::Ws => 2 * r + c + gemm.m - 2,
-            Dataflow::Os => gemm.k + r + c - 2,
-            Dataflow::Is => 2 * r + c + gemm.n - 2,
+            Dataflow::Ws => (2 * r + c - 2).saturating_add(gemm.m),
+            Dataflow::Os => (r + c - 2).saturating_add(gemm.k),
+            Dataflow::Is => (2 * r + c - 2).saturating_add(gemm.n),
         }
     }
 
     /// The compute cycles of the whole (grouped) GEMM: `groups · folds · cycles_per_fold`.
     pub fn compute_cycles(&self, gemm: &Gemm) -> u64 {
-        gemm.groups
-            .saturating_mul(self.folds(gemm))
-            .saturating_mul(self.cycles_per_fold(gemm))
+        gemm.groups.saturating_mul(self.folds(gemm)).saturating_mul(self.cycles_per_fold(gemm))
     }
 
     /// The share of PE-cycles doing useful MACs: `groups·M·N·K / (R·C·cycles)`.
     pub fn utilisation(&self, gemm: &Gemm) -> f64 {
-        let pe_cycles = f64::from(self.rows) * f64::from(self.cols) * self.compute_cycles(gemm) as f64;
+        let pe_cycles =
+            f64::from(self.rows) * f64::from(self.cols) * self.compute_cycles(gemm) as f64;
         gemm.macs() as f64 / pe_cycles
     }
 }

@@ -190,10 +190,10 @@ impl LayerWorkload {
         LayerWorkload {
             name: name.to_string(),
             kind: LayerKind::Linear,
-            macs: tokens * in_features * out_features,
-            weight_elems: in_features * out_features,
-            in_act_elems: tokens * in_features,
-            out_act_elems: tokens * out_features,
+            macs: tokens.saturating_mul(in_features).saturating_mul(out_features),
+            weight_elems: in_features.saturating_mul(out_features),
+            in_act_elems: tokens.saturating_mul(in_features),
+            out_act_elems: tokens.saturating_mul(out_features),
             gemm: Some(Gemm::new(tokens, out_features, in_features)),
         }
     }
@@ -430,8 +430,9 @@ impl NmPattern {
 impl TryFrom<NmRaw> for NmPattern {
     type Error = String;
     fn try_from(raw: NmRaw) -> Result<NmPattern, String> {
-        NmPattern::new(raw.n, raw.m)
-            .ok_or_else(|| format!("{}:{} is not an N:M pattern with 0 < n < m <= 64", raw.n, raw.m))
+        NmPattern::new(raw.n, raw.m).ok_or_else(|| {
+            format!("{}:{} is not an N:M pattern with 0 < n < m <= 64", raw.n, raw.m)
+        })
     }
 }
 
@@ -469,7 +470,11 @@ impl Sparsity {
             return Some(Sparsity::Dense);
         }
         if let Some(ratio) = text.strip_prefix("unstructured:") {
-            return ratio.parse::<f64>().ok().and_then(SparsityRatio::new).map(Sparsity::Unstructured);
+            return ratio
+                .parse::<f64>()
+                .ok()
+                .and_then(SparsityRatio::new)
+                .map(Sparsity::Unstructured);
         }
         let (n, m) = text.split_once(':')?;
         NmPattern::new(n.parse().ok()?, m.parse().ok()?).map(Sparsity::Nm)

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use sculpt_search::{
     AdditiveObjective, AdditiveProblem, BayesianSearch, Engine, ExactConfig, Executor, ExecutorConfig,
-    HypervolumeIndicator, Nsga2, ObjectiveBounds, RandomSearch, SearchError, exact_pareto_front,
+    HypervolumeIndicator, Mutation, Nsga2, ObjectiveBounds, RandomSearch, SearchError, exact_pareto_front,
 };
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +91,9 @@ fn load(path: &str) -> Result<AdditiveObjective, String> {
 fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: u64) -> Result<RunOutput, SearchError> {
     let start = Instant::now();
     let result = match engine {
-        "nsga2" => execute(objective, Nsga2::default(), budget, seed)?,
+        name if name == "nsga2" || name.starts_with("nsga2:") => {
+            execute(objective, nsga2_with_options(name.strip_prefix("nsga2").unwrap_or(""))?, budget, seed)?
+        }
         "nsga2-seeded" => {
             // The exact front's genomes seed the initial population (its time is included).
             let exact = exact_pareto_front(objective, &ExactConfig::default())?;
@@ -116,6 +118,33 @@ fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: 
         seconds: start.elapsed().as_secs_f64(),
         front: result.front.iter().map(|c| c.evaluation.objectives.clone()).collect(),
     })
+}
+
+/// `nsga2:pop=200,rate=2,cx=0.9,neighbour=3,mixed=0.5` overrides the defaults (for tuning).
+fn nsga2_with_options(options: &str) -> Result<Nsga2, SearchError> {
+    let mut engine = Nsga2::default();
+    let mut max_step = None;
+    let mut neighbour_probability = None;
+    for option in options.trim_start_matches(':').split(',').filter(|o| !o.is_empty()) {
+        let invalid = || SearchError::InvalidConfig { parameter: "engine option", reason: format!("{option:?} is not key=value") };
+        let (key, value) = option.split_once('=').ok_or_else(invalid)?;
+        let number: f64 = value.parse().map_err(|_| invalid())?;
+        match key {
+            "pop" => engine.population_size = number as usize,
+            "rate" => engine.mutation_rate = number,
+            "cx" => engine.crossover_probability = number,
+            "neighbour" => max_step = Some(number as usize),
+            "mixed" => neighbour_probability = Some(number),
+            "uniform" => engine.seed_uniform_genomes = number != 0.0,
+            _ => return Err(invalid()),
+        }
+    }
+    engine.mutation = match (max_step, neighbour_probability) {
+        (None, _) => engine.mutation,
+        (Some(max_step), None) => Mutation::Neighbour { max_step },
+        (Some(max_step), Some(neighbour_probability)) => Mutation::Mixed { max_step, neighbour_probability },
+    };
+    Ok(engine)
 }
 
 fn execute<E: Engine<AdditiveObjective>>(

@@ -95,44 +95,52 @@ pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -
         return Err(SearchError::NoFeasibleGenome);
     }
     for gene_index in 0..n_genes {
-        let n_states = values.len() / m;
         let n_choices = space.n_choices(gene_index);
-        let mut candidate_values: Vec<f64> = Vec::with_capacity(n_states * n_choices * m);
-        let mut candidate_origin: Vec<(u32, u32)> = Vec::with_capacity(n_states * n_choices);
-        for choice in 0..n_choices {
-            let contribution = objective.contribution(gene_index, choice);
-            for state in 0..n_states {
-                let start = candidate_values.len();
-                for j in 0..m {
-                    candidate_values.push(values[state * m + j] + contribution[j]);
-                }
-                if hopeless(&candidate_values[start..], gene_index + 1) {
-                    candidate_values.truncate(start);
-                } else {
-                    candidate_origin.push((state as u32, choice as u32));
+        let (next_values, pointers) = if m == 2 {
+            let contributions: Vec<[f64; 2]> = (0..n_choices)
+                .map(|c| {
+                    let v = objective.contribution(gene_index, c);
+                    [v[0], v[1]]
+                })
+                .collect();
+            next_level_2d(&values, &contributions, |v| hopeless(v, gene_index + 1))
+        } else {
+            let n_states = values.len() / m;
+            let mut candidate_values: Vec<f64> = Vec::with_capacity(n_states * n_choices * m);
+            let mut candidate_origin: Vec<(u32, u32)> = Vec::with_capacity(n_states * n_choices);
+            for choice in 0..n_choices {
+                let contribution = objective.contribution(gene_index, choice);
+                for state in 0..n_states {
+                    let start = candidate_values.len();
+                    for j in 0..m {
+                        candidate_values.push(values[state * m + j] + contribution[j]);
+                    }
+                    if hopeless(&candidate_values[start..], gene_index + 1) {
+                        candidate_values.truncate(start);
+                    } else {
+                        candidate_origin.push((state as u32, choice as u32));
+                    }
                 }
             }
-        }
-        let kept = if m == 2 {
-            non_dominated_2d(&candidate_values)
-        } else {
-            non_dominated_general(&candidate_values, m)
+            let kept = non_dominated_general(&candidate_values, m);
+            let mut next_values = Vec::with_capacity(kept.len() * m);
+            let mut pointers = Vec::with_capacity(kept.len());
+            for &k in &kept {
+                next_values.extend_from_slice(&candidate_values[k * m..(k + 1) * m]);
+                pointers.push(candidate_origin[k]);
+            }
+            (next_values, pointers)
         };
-        if kept.is_empty() {
+        let n_kept = pointers.len();
+        if n_kept == 0 {
             return Err(SearchError::NoFeasibleGenome);
         }
-        if kept.len() > config.max_states {
+        if n_kept > config.max_states {
             return Err(SearchError::ExactStateCapExceeded {
                 gene_index,
-                states: kept.len(),
+                states: n_kept,
                 cap: config.max_states,
             });
-        }
-        let mut next_values = Vec::with_capacity(kept.len() * m);
-        let mut pointers = Vec::with_capacity(kept.len());
-        for &k in &kept {
-            next_values.extend_from_slice(&candidate_values[k * m..(k + 1) * m]);
-            pointers.push(candidate_origin[k]);
         }
         values = next_values;
         back_pointers.push(pointers);
@@ -155,30 +163,103 @@ pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -
     Ok(front)
 }
 
-/// Indices (in sorted order) of the rows of a two-column matrix that no other row weakly
-/// dominates, one per distinct row.
-fn non_dominated_2d(values: &[f64]) -> Vec<usize> {
-    let n = values.len() / 2;
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    // Stable sort: the candidates come as `n_choices` runs that are each already nearly sorted
-    // when the previous level was, which the standard sort exploits.
-    order.sort_by(|&a, &b| {
-        let (a, b) = (a as usize * 2, b as usize * 2);
-        values[a].total_cmp(&values[b]).then(values[a + 1].total_cmp(&values[b + 1]))
-    });
-    let mut kept = Vec::new();
-    let mut lowest_second = f64::INFINITY;
-    for k in order {
-        let second = values[k as usize * 2 + 1];
-        if second < lowest_second {
-            lowest_second = second;
-            kept.push(k as usize);
+/// One level of the two-objective programme: the non-dominated set of
+/// `{state + contribution[c]}` over all states and choices, sorted by the first objective, with
+/// the (state, choice) each came from.
+///
+/// `states` is a two-column row-major matrix sorted by the first objective with the second
+/// strictly decreasing (the previous level's output), so each choice's translate is sorted
+/// too. The translates are merged through a heap keyed by (first, second, choice), and a
+/// translate whose head is weakly dominated by the last kept point skips ahead by binary
+/// search to its first row with a smaller second objective: the work grows with the size of
+/// the kept front, not with `states x choices`.
+fn next_level_2d(
+    states: &[f64],
+    contributions: &[[f64; 2]],
+    hopeless: impl Fn(&[f64]) -> bool,
+) -> (Vec<f64>, Vec<(u32, u32)>) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    #[derive(PartialEq)]
+    struct Head {
+        first: f64,
+        second: f64,
+        choice: u32,
+        state: u32,
+    }
+    impl Eq for Head {}
+    impl PartialOrd for Head {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
         }
     }
-    kept
+    impl Ord for Head {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.first
+                .total_cmp(&other.first)
+                .then(self.second.total_cmp(&other.second))
+                .then(self.choice.cmp(&other.choice))
+                .then(self.state.cmp(&other.state))
+        }
+    }
+
+    let n_states = states.len() / 2;
+    let head = |choice: usize, state: usize| Head {
+        first: states[2 * state] + contributions[choice][0],
+        second: states[2 * state + 1] + contributions[choice][1],
+        choice: choice as u32,
+        state: state as u32,
+    };
+    let mut heap: BinaryHeap<Reverse<Head>> = (0..contributions.len())
+        .filter(|_| n_states > 0)
+        .map(|choice| Reverse(head(choice, 0)))
+        .collect();
+    let mut values = Vec::new();
+    let mut pointers = Vec::new();
+    let mut lowest_second = f64::INFINITY;
+    while let Some(Reverse(current)) = heap.pop() {
+        let choice = current.choice as usize;
+        let mut next_state = current.state as usize + 1;
+        if current.second < lowest_second {
+            let row = [current.first, current.second];
+            if !hopeless(&row) {
+                // Rounding can make two rows of one translate tie in the first objective, and
+                // then they pop in translate order rather than by the second objective: the
+                // earlier kept row is then weakly dominated by this one and is replaced.
+                if values.len() >= 2 && values[values.len() - 2] == current.first {
+                    values.truncate(values.len() - 2);
+                    pointers.pop();
+                }
+                lowest_second = current.second;
+                values.extend_from_slice(&row);
+                pointers.push((current.state, current.choice));
+            }
+        } else {
+            // Every row of this translate whose second objective is still >= the lowest kept
+            // is weakly dominated (it also comes later in the first objective): skip them.
+            // Translation is monotone under rounding, so the test is monotone in the state.
+            let offset = contributions[choice][1];
+            let (mut low, mut high) = (next_state, n_states);
+            while low < high {
+                let middle = low + (high - low) / 2;
+                if states[2 * middle + 1] + offset >= lowest_second {
+                    low = middle + 1;
+                } else {
+                    high = middle;
+                }
+            }
+            next_state = low;
+        }
+        if next_state < n_states {
+            heap.push(Reverse(head(choice, next_state)));
+        }
+    }
+    (values, pointers)
 }
 
-/// The general-dimension version of [`non_dominated_2d`]: `O(n log n + n f)`.
+/// Indices (in lexicographic order) of the rows of an `m`-column matrix that no other row
+/// weakly dominates, one per distinct row: `O(n log n + n f)` for `f` kept rows.
 fn non_dominated_general(values: &[f64], m: usize) -> Vec<usize> {
     let n = values.len() / m;
     let row = |k: usize| &values[k * m..(k + 1) * m];

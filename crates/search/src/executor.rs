@@ -655,7 +655,7 @@ struct Resumed<S> {
 }
 
 fn best_front_of(archive: &[EvaluatedCandidate], candidates: Vec<usize>) -> (Vec<usize>, bool) {
-    let evaluations: Vec<Evaluation> = candidates.iter().map(|&i| archive[i].evaluation.clone()).collect();
+    let evaluations: Vec<&Evaluation> = candidates.iter().map(|&i| &archive[i].evaluation).collect();
     let (front, feasible) = best_front(&evaluations);
     (front.into_iter().map(|k| candidates[k]).collect(), feasible)
 }

@@ -7,7 +7,7 @@
 //! - [`Objective`] evaluates genomes (one or a batch) into an [`Evaluation`]: objective values
 //!   and a constraint violation. [`AdditiveObjective`] is the concrete one sculpt builds from
 //!   cost and sensitivity tables.
-//! - An [`Engine`] performs one step of a search: [`Nsga2`], BayesianSearch,
+//! - An [`Engine`] performs one step of a search: [`Nsga2`], [`BayesianSearch`],
 //!   [`RandomSearch`], [`ExhaustiveSearch`], and [`ExactEngine`] (the exact Pareto front of an
 //!   additive objective by dynamic programming, also available as [`exact_pareto_front`]).
 //! - The [`Executor`] owns the loop: budgets, seed, checkpoints, the stop flag, [`Observer`]s.
@@ -64,6 +64,7 @@ mod objective;
 mod pareto;
 mod space;
 
+pub use engines::bayes::{BayesState, BayesianSearch};
 pub use engines::exhaustive::{ExhaustiveSearch, ExhaustiveState};
 pub use engines::nsga2::{Member, Mutation, Nsga2, Nsga2State};
 pub use engines::random::RandomSearch;

@@ -1,5 +1,6 @@
 //! Pareto dominance, non-dominated sorting and crowding distance (all objectives minimised).
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 
 use crate::objective::Evaluation;
@@ -34,6 +35,9 @@ pub fn constrained_dominates(a: &Evaluation, b: &Evaluation) -> bool {
 /// Front 0 holds the non-dominated points, front 1 those dominated only by front 0, and so on.
 /// Indices within a front are ascending. Identical points share a front.
 pub fn non_dominated_sort<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
+    if points.iter().all(|p| p.as_ref().len() == 2) {
+        return non_dominated_sort_2d(points);
+    }
     let n = points.len();
     let mut dominated_by_count = vec![0usize; n];
     let mut dominates_list: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -67,11 +71,48 @@ pub fn non_dominated_sort<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
     fronts
 }
 
+/// Two-objective non-dominated sorting in `O(n log n)` (the efficient non-dominated sort of
+/// Zhang et al. 2015 with binary search, which is exact in two objectives).
+///
+/// Points are visited in lexicographic order, so every point that can dominate the current one
+/// was visited before it. A point visited earlier dominates the current one exactly when its
+/// second objective is not larger (identical points aside), so a front fails to dominate the
+/// current point exactly when its smallest second objective so far is larger; those minima
+/// do not decrease from one front to the next, so the first such front is found by binary
+/// search.
+fn non_dominated_sort_2d<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| lexicographic(points[a].as_ref(), points[b].as_ref()).then(a.cmp(&b)));
+    let mut fronts: Vec<Vec<usize>> = Vec::new();
+    let mut lowest_second: Vec<f64> = Vec::new();
+    let mut previous: Option<(usize, usize)> = None;
+    for &i in &order {
+        let point = points[i].as_ref();
+        let front = match previous {
+            // An identical point is dominated by exactly the same points: same front.
+            Some((k, front)) if points[k].as_ref() == point => front,
+            _ => lowest_second.partition_point(|&lowest| lowest <= point[1]),
+        };
+        if front == fronts.len() {
+            fronts.push(Vec::new());
+            lowest_second.push(point[1]);
+        }
+        fronts[front].push(i);
+        lowest_second[front] = lowest_second[front].min(point[1]);
+        previous = Some((i, front));
+    }
+    for front in &mut fronts {
+        front.sort_unstable();
+    }
+    fronts
+}
+
 /// Non-dominated sorting under [`constrained_dominates`].
 ///
 /// Feasible evaluations come first, sorted by [`non_dominated_sort`]; then each distinct
 /// violation level of the infeasible ones forms one front, least violating first.
-pub fn constrained_non_dominated_sort(evaluations: &[Evaluation]) -> Vec<Vec<usize>> {
+pub fn constrained_non_dominated_sort<E: Borrow<Evaluation>>(evaluations: &[E]) -> Vec<Vec<usize>> {
+    let evaluations: Vec<&Evaluation> = evaluations.iter().map(Borrow::borrow).collect();
     let feasible: Vec<usize> = (0..evaluations.len()).filter(|&i| evaluations[i].is_feasible()).collect();
     let feasible_points: Vec<&[f64]> =
         feasible.iter().map(|&i| evaluations[i].objectives.as_slice()).collect();
@@ -102,13 +143,27 @@ pub fn constrained_non_dominated_sort(evaluations: &[Evaluation]) -> Vec<Vec<usi
 pub fn pareto_front<P: AsRef<[f64]>>(points: &[P]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..points.len()).collect();
     order.sort_by(|&a, &b| lexicographic(points[a].as_ref(), points[b].as_ref()).then(a.cmp(&b)));
-    // A point can only be dominated by a point that precedes it lexicographically, and
-    // dominance is transitive, so checking against the kept points is enough.
     let mut kept: Vec<usize> = Vec::new();
-    for &i in &order {
-        let point = points[i].as_ref();
-        if !kept.iter().any(|&k| dominates(points[k].as_ref(), point)) {
-            kept.push(i);
+    if points.iter().all(|p| p.as_ref().len() == 2) {
+        // In two objectives an earlier point dominates a later one exactly when its second
+        // objective is not larger (identical points aside): one sweep suffices.
+        let mut lowest_second = f64::INFINITY;
+        for &i in &order {
+            let point = points[i].as_ref();
+            let identical_to_last = kept.last().is_some_and(|&k| points[k].as_ref() == point);
+            if point[1] < lowest_second || identical_to_last {
+                lowest_second = lowest_second.min(point[1]);
+                kept.push(i);
+            }
+        }
+    } else {
+        // A point can only be dominated by a point that precedes it lexicographically, and
+        // dominance is transitive, so checking against the kept points is enough.
+        for &i in &order {
+            let point = points[i].as_ref();
+            if !kept.iter().any(|&k| dominates(points[k].as_ref(), point)) {
+                kept.push(i);
+            }
         }
     }
     kept.sort_unstable();
@@ -120,8 +175,9 @@ pub fn pareto_front<P: AsRef<[f64]>>(points: &[P]) -> Vec<usize> {
 /// If any evaluation is feasible, this is the Pareto front of the feasible ones. Otherwise it
 /// is the Pareto front of the least-violating evaluations (those whose violation equals the
 /// minimum), and the flag is `false`. Empty input gives an empty, "feasible" front.
-pub fn best_front(evaluations: &[Evaluation]) -> (Vec<usize>, bool) {
-    let any_feasible = evaluations.iter().any(Evaluation::is_feasible);
+pub fn best_front<E: Borrow<Evaluation>>(evaluations: &[E]) -> (Vec<usize>, bool) {
+    let evaluations: Vec<&Evaluation> = evaluations.iter().map(Borrow::borrow).collect();
+    let any_feasible = evaluations.iter().any(|e| e.is_feasible());
     let candidates: Vec<usize> = if any_feasible || evaluations.is_empty() {
         (0..evaluations.len()).filter(|&i| evaluations[i].is_feasible()).collect()
     } else {
@@ -166,9 +222,10 @@ pub fn crowding_distance<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<
     distance
 }
 
+/// Lexicographic order by `total_cmp`, with `-0.0` and `0.0` equal (as [`dominates`] sees them).
 fn lexicographic(a: &[f64], b: &[f64]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
-        match x.total_cmp(y) {
+        match (x + 0.0).total_cmp(&(y + 0.0)) {
             Ordering::Equal => continue,
             other => return other,
         }

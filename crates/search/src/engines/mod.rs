@@ -1,7 +1,8 @@
 //! The search engines and the helpers they share.
 
-// pub(crate) mod bayes;
+pub(crate) mod bayes;
 pub(crate) mod exhaustive;
+mod gp;
 pub(crate) mod nsga2;
 pub(crate) mod random;
 

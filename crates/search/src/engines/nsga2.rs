@@ -49,6 +49,15 @@ pub struct Nsga2 {
     /// duplicates are dropped, and at most `population_size` are used (evenly spaced if more
     /// are given).
     pub initial_population: Vec<Vec<usize>>,
+    /// Also put the uniform genomes `(c, c, ..., c)` into the initial population, one per
+    /// choice index `c` (clamped to each gene's range), after `initial_population`.
+    ///
+    /// When choices are ordered alike in every gene (sculpt's option lists go from no
+    /// compression to the strongest), these are the "same option everywhere" plans, which lie
+    /// near the ends of the front; starting from them lets the search spread along the whole
+    /// front instead of creeping out from the middle. For unordered choices they are merely a
+    /// few more starting points.
+    pub seed_uniform_genomes: bool,
 }
 
 impl Default for Nsga2 {
@@ -59,6 +68,7 @@ impl Default for Nsga2 {
             mutation_rate: 1.0,
             mutation: Mutation::Uniform,
             initial_population: Vec::new(),
+            seed_uniform_genomes: true,
         }
     }
 }
@@ -120,6 +130,16 @@ impl Nsga2 {
                 seeds.push(genome.clone());
             }
         }
+        if self.seed_uniform_genomes {
+            let space = problem.space();
+            let max_choices = space.genes().iter().map(|g| g.n_choices).max().unwrap_or(1);
+            for choice in 0..max_choices {
+                let genome: Vec<usize> = space.genes().iter().map(|g| choice.min(g.n_choices - 1)).collect();
+                if in_batch.insert(genome.clone()) {
+                    seeds.push(genome);
+                }
+            }
+        }
         let mut batch: Vec<Vec<usize>> = if seeds.len() > target {
             (0..target).map(|i| seeds[i * (seeds.len() - 1) / (target - 1).max(1)].clone()).collect()
         } else {
@@ -169,7 +189,7 @@ impl Nsga2 {
 
 /// Rank (front number) and crowding distance of every member.
 fn rank_and_crowding(population: &[Member]) -> (Vec<usize>, Vec<f64>) {
-    let evaluations: Vec<Evaluation> = population.iter().map(|m| m.evaluation.clone()).collect();
+    let evaluations: Vec<&Evaluation> = population.iter().map(|m| &m.evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
     let mut rank = vec![0; population.len()];
@@ -201,7 +221,7 @@ fn binary_tournament(rank: &[usize], crowding: &[f64], rng: &mut SearchRng) -> u
 
 /// Environmental selection: fill by fronts, break the last front by crowding distance.
 fn select_survivors(mut members: Vec<Member>, population_size: usize) -> Vec<Member> {
-    let evaluations: Vec<Evaluation> = members.iter().map(|m| m.evaluation.clone()).collect();
+    let evaluations: Vec<&Evaluation> = members.iter().map(|m| &m.evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(population_size);

