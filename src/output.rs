@@ -25,7 +25,13 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     let numeric: Vec<bool> = (0..headers.len())
         .map(|c| {
-            rows.iter().all(|r| r.get(c).is_none_or(|v| v.is_empty() || v.parse::<f64>().is_ok() || v.replace(',', "").parse::<f64>().is_ok()))
+            rows.iter().all(|r| {
+                r.get(c).is_none_or(|v| {
+                    v.is_empty()
+                        || v.parse::<f64>().is_ok()
+                        || v.replace(',', "").parse::<f64>().is_ok()
+                })
+            })
         })
         .collect();
     let mut out = String::new();
@@ -35,7 +41,11 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             .enumerate()
             .map(|(c, v)| {
                 let pad = widths[c].saturating_sub(v.chars().count());
-                if numeric[c] { format!("{}{v}", " ".repeat(pad)) } else { format!("{v}{}", " ".repeat(pad)) }
+                if numeric[c] {
+                    format!("{}{v}", " ".repeat(pad))
+                } else {
+                    format!("{v}{}", " ".repeat(pad))
+                }
             })
             .collect();
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
@@ -51,7 +61,11 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// Formats rows as CSV (fields with commas, quotes or newlines are quoted).
 pub(crate) fn csv(headers: &[&str], rows: &[Vec<String>]) -> String {
     let quote = |v: &str| {
-        if v.contains([',', '"', '\n']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() }
+        if v.contains([',', '"', '\n']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_string()
+        }
     };
     let mut out = headers.iter().map(|h| quote(h)).collect::<Vec<_>>().join(",");
     out.push('\n');
@@ -67,7 +81,7 @@ pub(crate) fn thousands(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -94,12 +108,16 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_it() {
-        assert_eq!(csv(&["a", "b"], &[vec!["x,y".into(), "q\"".into()]]), "a,b\n\"x,y\",\"q\"\"\"\n");
+        assert_eq!(
+            csv(&["a", "b"], &[vec!["x,y".into(), "q\"".into()]]),
+            "a,b\n\"x,y\",\"q\"\"\"\n"
+        );
     }
 
     #[test]
     fn table_aligns_numbers_right() {
-        let t = table(&["name", "n"], &[vec!["a".into(), "5".into()], vec!["bb".into(), "100".into()]]);
+        let t =
+            table(&["name", "n"], &[vec!["a".into(), "5".into()], vec!["bb".into(), "100".into()]]);
         assert_eq!(t, "name    n\n----  ---\na       5\nbb    100\n");
     }
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use serde_json::json;
 use sculpt_model::{InputKind, Task};
+use serde_json::json;
 
 use crate::output::{self, Format};
 

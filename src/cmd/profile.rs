@@ -48,14 +48,33 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Csv | Format::Table => {
-            let headers =
-                ["name", "kind", "input", "output", "params", "macs", "weight_bytes", "activation_bytes"];
+            let headers = [
+                "name",
+                "kind",
+                "input",
+                "output",
+                "params",
+                "macs",
+                "weight_bytes",
+                "activation_bytes",
+            ];
             let rows: Vec<Vec<String>> = profile
                 .layers
                 .iter()
                 .map(|l| {
-                    let input = l.input_shapes.iter().map(|s| output::shape(s)).collect::<Vec<_>>().join(" ");
-                    let num = |v: u64| if args.format == Format::Table { output::thousands(v) } else { v.to_string() };
+                    let input = l
+                        .input_shapes
+                        .iter()
+                        .map(|s| output::shape(s))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let num = |v: u64| {
+                        if args.format == Format::Table {
+                            output::thousands(v)
+                        } else {
+                            v.to_string()
+                        }
+                    };
                     vec![
                         l.name.clone(),
                         l.kind.clone(),

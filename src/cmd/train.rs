@@ -52,12 +52,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         weight_decay: 1e-4,
         seed: args.seed,
     };
-    anyhow::ensure!(args.epochs >= 1 && args.batch_size >= 1, "--epochs and --batch-size must be at least 1");
+    anyhow::ensure!(
+        args.epochs >= 1 && args.batch_size >= 1,
+        "--epochs and --batch-size must be at least 1"
+    );
     anyhow::ensure!(args.lr > 0.0 && args.lr.is_finite(), "--lr must be a positive number");
     let train_data = sculpt_eval::load_data(&args.data)?;
     let test_data = sculpt_eval::load_data(&args.test)?;
     if args.demo {
-        std::fs::create_dir_all(&args.out_dir).with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+        std::fs::create_dir_all(&args.out_dir)
+            .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
         for name in ["demo-cnn", "demo-mlp"] {
             let mut spec = sculpt_model::builtin_spec(name)?;
             spec.seed = Some(args.seed);
@@ -79,8 +83,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 fn dense(data: &Dataset) -> anyhow::Result<(&candle_core::Tensor, &[u32])> {
     match &data.data {
         Data::Dense { inputs, labels: Some(labels) } => Ok((inputs, labels.as_slice())),
-        Data::Dense { labels: None, .. } => anyhow::bail!("`{}` has no labels; training needs them", data.name),
-        Data::Text { .. } => anyhow::bail!("`{}` is text; training needs labelled images or features", data.name),
+        Data::Dense { labels: None, .. } => {
+            anyhow::bail!("`{}` has no labels; training needs them", data.name)
+        }
+        Data::Text { .. } => {
+            anyhow::bail!("`{}` is text; training needs labelled images or features", data.name)
+        }
     }
 }
 
@@ -93,7 +101,13 @@ fn train_one(
 ) -> anyhow::Result<()> {
     let (inputs, labels) = dense(train_data)?;
     let inputs = sculpt_eval::fit_inputs(&model.graph, inputs)?;
-    eprintln!("training {} on {} ({} samples, {} epochs)", model.name, train_data.name, labels.len(), config.epochs);
+    eprintln!(
+        "training {} on {} ({} samples, {} epochs)",
+        model.name,
+        train_data.name,
+        labels.len(),
+        config.epochs
+    );
     sculpt_model::train_classifier(&mut model.graph, &inputs, labels, config, &mut |r| {
         eprintln!(
             "  epoch {:>2}: loss {:.4}, train accuracy {:.2}%, {:.0} s",
@@ -117,7 +131,13 @@ fn train_one(
         "sculpt.training".into(),
         format!(
             "data={} epochs={} batch_size={} lr={} seed={} test_data={} test_accuracy={:.4}",
-            train_data.name, config.epochs, config.batch_size, config.learning_rate, config.seed, test_data.name, report.value
+            train_data.name,
+            config.epochs,
+            config.batch_size,
+            config.learning_rate,
+            config.seed,
+            test_data.name,
+            report.value
         ),
     );
     sculpt_model::write_safetensors(out, &sculpt_model::named_tensors(&model.graph), &meta)?;
@@ -128,7 +148,10 @@ fn train_one(
 /// The bundled subsets: 2,000 class-balanced test images for evaluation and 512 class-balanced
 /// train images for calibration.
 fn write_subsets(train: &Dataset, test: &Dataset, dir: &Path, seed: u64) -> anyhow::Result<()> {
-    for (data, n, file) in [(test, 2000, "fashion-mnist-eval.safetensors"), (train, 512, "fashion-mnist-calib.safetensors")] {
+    for (data, n, file) in [
+        (test, 2000, "fashion-mnist-eval.safetensors"),
+        (train, 512, "fashion-mnist-calib.safetensors"),
+    ] {
         let (_, labels) = dense(data)?;
         let picked = sculpt_eval::balanced_subset(labels, n, seed);
         let subset = data.select(&picked)?;

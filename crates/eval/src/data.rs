@@ -76,7 +76,9 @@ impl Dataset {
     pub fn select(&self, indices: &[usize]) -> Result<Dataset> {
         let n = self.len();
         if let Some(bad) = indices.iter().find(|&&i| i >= n) {
-            return Err(Error::Mismatch { msg: format!("sample {bad} is out of range for {n} samples") });
+            return Err(Error::Mismatch {
+                msg: format!("sample {bad} is out of range for {n} samples"),
+            });
         }
         let data = match &self.data {
             Data::Dense { inputs, labels } => {
@@ -87,7 +89,9 @@ impl Dataset {
                     labels: labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
                 }
             }
-            Data::Text { sentences } => Data::Text { sentences: indices.iter().map(|&i| sentences[i].clone()).collect() },
+            Data::Text { sentences } => {
+                Data::Text { sentences: indices.iter().map(|&i| sentences[i].clone()).collect() }
+            }
         };
         Ok(Dataset { name: self.name.clone(), data })
     }
@@ -109,8 +113,18 @@ pub enum Split {
 /// line.
 pub fn load_data(name: &str) -> Result<Dataset> {
     match name {
-        BUILTIN_EVAL => return dense_from_safetensors(&SafetensorsFile::from_bytes(EVAL_BYTES, Path::new(name))?, name),
-        BUILTIN_CALIB => return dense_from_safetensors(&SafetensorsFile::from_bytes(CALIB_BYTES, Path::new(name))?, name),
+        BUILTIN_EVAL => {
+            return dense_from_safetensors(
+                &SafetensorsFile::from_bytes(EVAL_BYTES, Path::new(name))?,
+                name,
+            );
+        }
+        BUILTIN_CALIB => {
+            return dense_from_safetensors(
+                &SafetensorsFile::from_bytes(CALIB_BYTES, Path::new(name))?,
+                name,
+            );
+        }
         "fashion-mnist:train" => return fashion_mnist(Split::Train, Path::new(FASHION_MNIST_DIR)),
         "fashion-mnist:test" => return fashion_mnist(Split::Test, Path::new(FASHION_MNIST_DIR)),
         _ => {}
@@ -118,12 +132,17 @@ pub fn load_data(name: &str) -> Result<Dataset> {
     if name.starts_with("builtin:") || name.starts_with("fashion-mnist:") {
         return Err(Error::UnknownData {
             name: name.into(),
-            msg: format!("expected one of {BUILTIN_EVAL}, {BUILTIN_CALIB}, fashion-mnist:train, fashion-mnist:test"),
+            msg: format!(
+                "expected one of {BUILTIN_EVAL}, {BUILTIN_CALIB}, fashion-mnist:train, fashion-mnist:test"
+            ),
         });
     }
     let path = Path::new(name);
     if !path.exists() {
-        return Err(Error::Io { path: path.into(), source: std::io::Error::from(std::io::ErrorKind::NotFound) });
+        return Err(Error::Io {
+            path: path.into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
     }
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     if file_name.ends_with(".safetensors") {
@@ -131,9 +150,9 @@ pub fn load_data(name: &str) -> Result<Dataset> {
     } else if file_name.ends_with(".txt") {
         read_text_lines(path)
     } else if file_name.contains("idx") || file_name.ends_with(".gz") {
-        let labels = file_name.contains("images-idx3").then(|| {
-            path.with_file_name(file_name.replace("images-idx3", "labels-idx1"))
-        });
+        let labels = file_name
+            .contains("images-idx3")
+            .then(|| path.with_file_name(file_name.replace("images-idx3", "labels-idx1")));
         read_idx_images(path, labels.as_deref().filter(|p| p.exists()))
     } else {
         Err(Error::UnknownData {
@@ -170,7 +189,10 @@ pub fn read_idx_images(images: &Path, labels: Option<&Path>) -> Result<Dataset> 
         [n, c, h, w] => bytes_to_unit(&img.data, &[*n, *c, *h, *w])?,
         [n, d] => bytes_to_unit(&img.data, &[*n, *d])?,
         dims => {
-            return Err(Error::format(images, format!("expected images [N, H, W] or [N, C, H, W], got {dims:?}")));
+            return Err(Error::format(
+                images,
+                format!("expected images [N, H, W] or [N, C, H, W], got {dims:?}"),
+            ));
         }
     };
     let labels = match labels {
@@ -197,19 +219,31 @@ fn bytes_to_unit(data: &[u8], shape: &[usize]) -> Result<Tensor> {
 /// Reads a safetensors data file: `inputs` (u8 scaled to [0, 1], or float) and optional `labels`.
 pub fn dense_from_safetensors(file: &SafetensorsFile, name: &str) -> Result<Dataset> {
     let path = &file.path;
-    let inputs = file
-        .tensors
-        .get("inputs")
-        .ok_or_else(|| Error::format(path, "missing tensor `inputs` (expected [N, C, H, W], [N, H, W] or [N, D])"))?;
+    let inputs = file.tensors.get("inputs").ok_or_else(|| {
+        Error::format(path, "missing tensor `inputs` (expected [N, C, H, W], [N, H, W] or [N, D])")
+    })?;
     let inputs = match inputs.dtype() {
         DType::U8 => (inputs.to_dtype(DType::F32)? / 255.0)?,
         DType::F32 | DType::F16 | DType::BF16 | DType::F64 => inputs.to_dtype(DType::F32)?,
-        other => return Err(Error::format(path, format!("tensor `inputs` has type {other:?}; expected u8 or a float type"))),
+        other => {
+            return Err(Error::format(
+                path,
+                format!("tensor `inputs` has type {other:?}; expected u8 or a float type"),
+            ));
+        }
     };
     let inputs = match inputs.rank() {
         3 => inputs.unsqueeze(1)?,
         2 | 4 => inputs,
-        _ => return Err(Error::format(path, format!("tensor `inputs` has shape {:?}; expected [N, C, H, W], [N, H, W] or [N, D]", inputs.dims()))),
+        _ => {
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensor `inputs` has shape {:?}; expected [N, C, H, W], [N, H, W] or [N, D]",
+                    inputs.dims()
+                ),
+            ));
+        }
     };
     let n = inputs.dims()[0];
     if n == 0 {
@@ -219,18 +253,29 @@ pub fn dense_from_safetensors(file: &SafetensorsFile, name: &str) -> Result<Data
         None => None,
         Some(l) => {
             if l.dims() != [n] {
-                return Err(Error::format(path, format!("tensor `labels` has shape {:?}; expected [{n}]", l.dims())));
+                return Err(Error::format(
+                    path,
+                    format!("tensor `labels` has shape {:?}; expected [{n}]", l.dims()),
+                ));
             }
             let values: Vec<u32> = match l.dtype() {
                 DType::U8 | DType::U32 => l.to_dtype(DType::U32)?.to_vec1()?,
                 DType::I64 => {
                     let v: Vec<i64> = l.to_vec1()?;
                     if let Some(bad) = v.iter().find(|x| **x < 0 || **x > u32::MAX as i64) {
-                        return Err(Error::format(path, format!("tensor `labels` holds {bad}; expected class indices")));
+                        return Err(Error::format(
+                            path,
+                            format!("tensor `labels` holds {bad}; expected class indices"),
+                        ));
                     }
                     v.into_iter().map(|x| x as u32).collect()
                 }
-                other => return Err(Error::format(path, format!("tensor `labels` has type {other:?}; expected an integer type"))),
+                other => {
+                    return Err(Error::format(
+                        path,
+                        format!("tensor `labels` has type {other:?}; expected an integer type"),
+                    ));
+                }
             };
             Some(values)
         }
@@ -242,9 +287,13 @@ pub fn dense_from_safetensors(file: &SafetensorsFile, name: &str) -> Result<Data
 pub fn read_text_lines(path: &Path) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        Error::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        Error::format(
+            path,
+            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        )
     })?;
-    let sentences: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+    let sentences: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if sentences.is_empty() {
         return Err(Error::format(path, "the file holds no sentences (expected one per line)"));
     }
@@ -289,7 +338,14 @@ pub fn write_dense_u8(path: &Path, inputs: &Tensor, labels: Option<&[u32]>) -> R
     let bytes = (inputs * 255.0)?.round()?.clamp(0f32, 255f32)?.to_dtype(DType::U8)?;
     let mut tensors = vec![("inputs".to_string(), bytes)];
     if let Some(l) = labels {
-        tensors.push(("labels".to_string(), Tensor::from_vec(l.iter().map(|&v| v as u8).collect::<Vec<u8>>(), l.len(), &Device::Cpu)?));
+        tensors.push((
+            "labels".to_string(),
+            Tensor::from_vec(
+                l.iter().map(|&v| v as u8).collect::<Vec<u8>>(),
+                l.len(),
+                &Device::Cpu,
+            )?,
+        ));
     }
     sculpt_model::write_safetensors(path, &tensors, &BTreeMap::new())?;
     Ok(path.to_path_buf())
@@ -302,7 +358,8 @@ mod tests {
 
     #[test]
     fn balanced_subset_takes_equal_shares() {
-        let labels: Vec<u32> = (0..1000).map(|i| (i % 7 == 0) as u32 + (i % 3 == 0) as u32).collect();
+        let labels: Vec<u32> =
+            (0..1000).map(|i| (i % 7 == 0) as u32 + (i % 3 == 0) as u32).collect();
         let picked = balanced_subset(&labels, 30, 1);
         assert_eq!(picked.len(), 30);
         let mut counts = [0; 3];
@@ -320,7 +377,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let images = dir.path().join("x-images-idx3-ubyte");
         let labels = dir.path().join("x-labels-idx1-ubyte");
-        std::fs::write(&images, idx_bytes(&IdxArray { dims: vec![2, 2, 2], data: vec![0, 255, 51, 102, 0, 0, 0, 0] })).unwrap();
+        std::fs::write(
+            &images,
+            idx_bytes(&IdxArray { dims: vec![2, 2, 2], data: vec![0, 255, 51, 102, 0, 0, 0, 0] }),
+        )
+        .unwrap();
         std::fs::write(&labels, idx_bytes(&IdxArray { dims: vec![2], data: vec![3, 9] })).unwrap();
         let ds = load_data(images.to_str().unwrap()).unwrap();
         assert_eq!(ds.labels(), Some(&[3u32, 9][..]));
@@ -329,7 +390,8 @@ mod tests {
         let v: Vec<f32> = inputs.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(&v[..4], &[0.0, 1.0, 0.2, 0.4]);
         // Wrong label count.
-        std::fs::write(&labels, idx_bytes(&IdxArray { dims: vec![3], data: vec![3, 9, 1] })).unwrap();
+        std::fs::write(&labels, idx_bytes(&IdxArray { dims: vec![3], data: vec![3, 9, 1] }))
+            .unwrap();
         let err = load_data(images.to_str().unwrap()).unwrap_err().to_string();
         assert!(err.contains("expected 2 labels [N], got dimensions [3]"), "{err}");
     }
@@ -349,9 +411,13 @@ mod tests {
 
         let labels_only = dir.path().join("l.safetensors");
         let l = Tensor::new(&[1u8, 2], &Device::Cpu).unwrap();
-        sculpt_model::write_safetensors(&labels_only, &[("labels".into(), l)], &BTreeMap::new()).unwrap();
+        sculpt_model::write_safetensors(&labels_only, &[("labels".into(), l)], &BTreeMap::new())
+            .unwrap();
         let err = load_data(labels_only.to_str().unwrap()).unwrap_err().to_string();
-        assert!(err.ends_with("missing tensor `inputs` (expected [N, C, H, W], [N, H, W] or [N, D])"), "{err}");
+        assert!(
+            err.ends_with("missing tensor `inputs` (expected [N, C, H, W], [N, H, W] or [N, D])"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -359,7 +425,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.txt");
         std::fs::write(&path, "a cat\n\n  a dog \n").unwrap();
-        let Data::Text { sentences } = load_data(path.to_str().unwrap()).unwrap().data else { panic!("text") };
+        let Data::Text { sentences } = load_data(path.to_str().unwrap()).unwrap().data else {
+            panic!("text")
+        };
         assert_eq!(sentences, vec!["a cat", "a dog"]);
         std::fs::write(&path, b"ok\n\xff\xfe").unwrap();
         let err = load_data(path.to_str().unwrap()).unwrap_err().to_string();

@@ -50,12 +50,17 @@ pub fn fit_inputs(graph: &Graph, inputs: &Tensor) -> Result<Tensor> {
             let flat = inputs.flatten_from(1)?;
             if flat.dims()[1] != *dim {
                 return Err(Error::Mismatch {
-                    msg: format!("the data has shape {:?}, the model expects features [N, {dim}]", inputs.dims()),
+                    msg: format!(
+                        "the data has shape {:?}, the model expects features [N, {dim}]",
+                        inputs.dims()
+                    ),
                 });
             }
             Ok(flat)
         }
-        _ => Err(Error::Mismatch { msg: "the model reads text; give a .txt file with one sentence per line".into() }),
+        _ => Err(Error::Mismatch {
+            msg: "the model reads text; give a .txt file with one sentence per line".into(),
+        }),
     }
 }
 
@@ -77,7 +82,10 @@ pub fn dense_outputs(graph: &Graph, inputs: &Tensor, batch: usize) -> Result<Ten
 pub fn text_outputs(model: &Model, sentences: &[String], batch: usize) -> Result<Tensor> {
     let Some(tokenizer) = &model.tokenizer else {
         return Err(Error::Mismatch {
-            msg: format!("model `{}` has no tokenizer; load it from a folder with tokenizer.json", model.name),
+            msg: format!(
+                "model `{}` has no tokenizer; load it from a folder with tokenizer.json",
+                model.name
+            ),
         });
     };
     let mut outs = Vec::new();
@@ -92,7 +100,9 @@ pub fn text_outputs(model: &Model, sentences: &[String], batch: usize) -> Result
 pub fn accuracy(logits: &Tensor, labels: &[u32]) -> Result<f64> {
     let pred: Vec<u32> = logits.argmax(1)?.to_vec1()?;
     if pred.len() != labels.len() {
-        return Err(Error::Mismatch { msg: format!("{} predictions for {} labels", pred.len(), labels.len()) });
+        return Err(Error::Mismatch {
+            msg: format!("{} predictions for {} labels", pred.len(), labels.len()),
+        });
     }
     Ok(pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64)
 }
@@ -112,7 +122,10 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<EvalRepor
             };
             if let Some(bad) = labels.iter().find(|&&l| l as usize >= *classes) {
                 return Err(Error::Mismatch {
-                    msg: format!("`{}` holds label {bad}, but the model has {classes} classes", data.name),
+                    msg: format!(
+                        "`{}` holds label {bad}, but the model has {classes} classes",
+                        data.name
+                    ),
                 });
             }
             let logits = dense_outputs(&model.graph, inputs, batch)?;
@@ -132,7 +145,10 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<EvalRepor
             embedding_report(&emb)
         }
         (Task::Classification { .. }, Data::Text { .. }) => Err(Error::Mismatch {
-            msg: format!("`{}` is text, but model `{}` classifies images or features", data.name, model.name),
+            msg: format!(
+                "`{}` is text, but model `{}` classifies images or features",
+                data.name, model.name
+            ),
         }),
     }
 }

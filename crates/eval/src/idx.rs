@@ -18,7 +18,8 @@ pub struct IdxArray {
 
 /// Reads an IDX file of u8 values, gzipped or raw.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    let raw = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let raw =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())
@@ -34,13 +35,18 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
 /// Parses IDX bytes that came from `origin`.
 pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        return Err(Error::format(origin, "not an IDX file: expected a header starting with two zero bytes"));
+        return Err(Error::format(
+            origin,
+            "not an IDX file: expected a header starting with two zero bytes",
+        ));
     }
     let (kind, n_dims) = (bytes[2], bytes[3] as usize);
     if kind != 0x08 {
         return Err(Error::format(
             origin,
-            format!("IDX element type 0x{kind:02x} is not supported; expected 0x08 (unsigned byte)"),
+            format!(
+                "IDX element type 0x{kind:02x} is not supported; expected 0x08 (unsigned byte)"
+            ),
         ));
     }
     if n_dims == 0 {
@@ -48,7 +54,10 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
     }
     let header_len = 4 + 4 * n_dims;
     if bytes.len() < header_len {
-        return Err(Error::format(origin, format!("IDX header is truncated: {n_dims} dimensions need {header_len} bytes")));
+        return Err(Error::format(
+            origin,
+            format!("IDX header is truncated: {n_dims} dimensions need {header_len} bytes"),
+        ));
     }
     let dims: Vec<usize> = (0..n_dims)
         .map(|i| {
@@ -64,7 +73,10 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
     if body.len() != expected {
         return Err(Error::format(
             origin,
-            format!("IDX dimensions {dims:?} need {expected} bytes of data, the file has {}", body.len()),
+            format!(
+                "IDX dimensions {dims:?} need {expected} bytes of data, the file has {}",
+                body.len()
+            ),
         ));
     }
     Ok(IdxArray { dims, data: body.to_vec() })

@@ -91,8 +91,17 @@ pub(crate) fn mlp(cfg: &MlpConfig, w: &mut WeightSource) -> Result<Graph> {
         x = b.push(format!("relu{}", i + 1), Op::Relu, vec![x]);
         width = h;
     }
-    let out = b.push("classifier", Op::Linear(w.linear("classifier", width, cfg.classes, true)?), vec![x]);
-    Graph::new(vec![input], b.nodes, vec![("logits".into(), out)], Task::Classification { classes: cfg.classes })
+    let out = b.push(
+        "classifier",
+        Op::Linear(w.linear("classifier", width, cfg.classes, true)?),
+        vec![x],
+    );
+    Graph::new(
+        vec![input],
+        b.nodes,
+        vec![("logits".into(), out)],
+        Task::Classification { classes: cfg.classes },
+    )
 }
 
 /// A LeNet-style CNN: blocks of convolution, optional BatchNorm, ReLU and 2×2 max pooling, then
@@ -119,10 +128,23 @@ pub(crate) fn cnn(cfg: &CnnConfig, w: &mut WeightSource) -> Result<Graph> {
     let (mut c, mut h, mut wd) = (cfg.input.channels, cfg.input.height, cfg.input.width);
     for (i, &c_out) in cfg.channels.iter().enumerate() {
         let n = i + 1;
-        let conv = w.conv2d(&format!("conv{n}"), c, c_out, cfg.kernel, 1, cfg.kernel / 2, 1, !cfg.batch_norm)?;
+        let conv = w.conv2d(
+            &format!("conv{n}"),
+            c,
+            c_out,
+            cfg.kernel,
+            1,
+            cfg.kernel / 2,
+            1,
+            !cfg.batch_norm,
+        )?;
         x = b.push(format!("conv{n}"), Op::Conv2d(conv), vec![x]);
         if cfg.batch_norm {
-            x = b.push(format!("bn{n}"), Op::BatchNorm2d(w.batch_norm(&format!("bn{n}"), c_out, 1e-5)?), vec![x]);
+            x = b.push(
+                format!("bn{n}"),
+                Op::BatchNorm2d(w.batch_norm(&format!("bn{n}"), c_out, 1e-5)?),
+                vec![x],
+            );
         }
         x = b.push(format!("relu{n}"), Op::Relu, vec![x]);
         let pool = Pool2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
@@ -139,7 +161,11 @@ pub(crate) fn cnn(cfg: &CnnConfig, w: &mut WeightSource) -> Result<Graph> {
         x = b.push(format!("fc_relu{}", i + 1), Op::Relu, vec![x]);
         width = hidden;
     }
-    let out = b.push("classifier", Op::Linear(w.linear("classifier", width, cfg.classes, true)?), vec![x]);
+    let out = b.push(
+        "classifier",
+        Op::Linear(w.linear("classifier", width, cfg.classes, true)?),
+        vec![x],
+    );
     Graph::new(
         vec![cfg.input.spec()],
         b.nodes,
@@ -178,21 +204,29 @@ fn make_divisible(v: f64, divisor: usize) -> usize {
 pub(crate) fn mobilenet_v2(cfg: &MobileNetV2Config, w: &mut WeightSource) -> Result<Graph> {
     const EPS: f64 = 1e-5;
     // (expansion t, output channels c, repeats n, first stride s), from the paper's Table 2.
-    const SETTINGS: [(usize, usize, usize, usize); 7] =
-        [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
+    const SETTINGS: [(usize, usize, usize, usize); 7] = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ];
     let mut b = Builder::new();
     // Conv → BN → ReLU6 as torchvision's Conv2dNormActivation, named `<prefix>.0/.1/.2`.
     let conv_bn_act = |b: &mut Builder,
-                           w: &mut WeightSource,
-                           prefix: &str,
-                           x: ValueRef,
-                           c_in: usize,
-                           c_out: usize,
-                           k: usize,
-                           stride: usize,
-                           groups: usize|
+                       w: &mut WeightSource,
+                       prefix: &str,
+                       x: ValueRef,
+                       c_in: usize,
+                       c_out: usize,
+                       k: usize,
+                       stride: usize,
+                       groups: usize|
      -> Result<ValueRef> {
-        let conv = w.conv2d(&format!("{prefix}.0"), c_in, c_out, k, stride, (k - 1) / 2, groups, false)?;
+        let conv =
+            w.conv2d(&format!("{prefix}.0"), c_in, c_out, k, stride, (k - 1) / 2, groups, false)?;
         let x = b.push(format!("{prefix}.0"), Op::Conv2d(conv), vec![x]);
         let bn = w.batch_norm(&format!("{prefix}.1"), c_out, EPS)?;
         let x = b.push(format!("{prefix}.1"), Op::BatchNorm2d(bn), vec![x]);
@@ -240,7 +274,12 @@ pub(crate) fn mobilenet_v2(cfg: &MobileNetV2Config, w: &mut WeightSource) -> Res
         mean: vec![0.485, 0.456, 0.406],
         std: vec![0.229, 0.224, 0.225],
     };
-    Graph::new(vec![input.spec()], b.nodes, vec![("logits".into(), out)], Task::Classification { classes: cfg.classes })
+    Graph::new(
+        vec![input.spec()],
+        b.nodes,
+        vec![("logits".into(), out)],
+        Task::Classification { classes: cfg.classes },
+    )
 }
 
 /// A BERT encoder with Hugging Face's module names, producing sentence embeddings by masked
@@ -303,12 +342,20 @@ pub(crate) fn bert(cfg: &BertConfig, w: &mut WeightSource) -> Result<Graph> {
     );
     let pos = b.push(
         format!("{e}.position_embeddings"),
-        Op::Embedding(w.embedding(&format!("{e}.position_embeddings"), cfg.max_position_embeddings, h)?),
+        Op::Embedding(w.embedding(
+            &format!("{e}.position_embeddings"),
+            cfg.max_position_embeddings,
+            h,
+        )?),
         vec![ValueRef::Input(2)],
     );
     let ty = b.push(
         format!("{e}.token_type_embeddings"),
-        Op::Embedding(w.embedding(&format!("{e}.token_type_embeddings"), cfg.type_vocab_size, h)?),
+        Op::Embedding(w.embedding(
+            &format!("{e}.token_type_embeddings"),
+            cfg.type_vocab_size,
+            h,
+        )?),
         vec![ValueRef::Input(1)],
     );
     let sum = b.push(format!("{e}.add"), Op::Add, vec![word, pos, ty]);
@@ -322,9 +369,21 @@ pub(crate) fn bert(cfg: &BertConfig, w: &mut WeightSource) -> Result<Graph> {
         let lin = |w: &mut WeightSource, name: &str, d_in, d_out| -> Result<Op> {
             Ok(Op::Linear(w.linear(name, d_in, d_out, true)?))
         };
-        let q = b.push(format!("{p}.attention.self.query"), lin(w, &format!("{p}.attention.self.query"), h, h)?, vec![x]);
-        let k = b.push(format!("{p}.attention.self.key"), lin(w, &format!("{p}.attention.self.key"), h, h)?, vec![x]);
-        let v = b.push(format!("{p}.attention.self.value"), lin(w, &format!("{p}.attention.self.value"), h, h)?, vec![x]);
+        let q = b.push(
+            format!("{p}.attention.self.query"),
+            lin(w, &format!("{p}.attention.self.query"), h, h)?,
+            vec![x],
+        );
+        let k = b.push(
+            format!("{p}.attention.self.key"),
+            lin(w, &format!("{p}.attention.self.key"), h, h)?,
+            vec![x],
+        );
+        let v = b.push(
+            format!("{p}.attention.self.value"),
+            lin(w, &format!("{p}.attention.self.value"), h, h)?,
+            vec![x],
+        );
         let ctx = b.push(
             format!("{p}.attention.self"),
             Op::Attention(Attention { n_heads: cfg.num_attention_heads }),
@@ -364,7 +423,8 @@ pub(crate) fn bert(cfg: &BertConfig, w: &mut WeightSource) -> Result<Graph> {
     let mut outputs = vec![("sentence_embedding".to_string(), embedding)];
     if cfg.pooler {
         let cls = b.push("pooler.cls", Op::SelectToken { index: 0 }, vec![x]);
-        let dense = b.push("pooler.dense", Op::Linear(w.linear("pooler.dense", h, h, true)?), vec![cls]);
+        let dense =
+            b.push("pooler.dense", Op::Linear(w.linear("pooler.dense", h, h, true)?), vec![cls]);
         let tanh = b.push("pooler.tanh", Op::Tanh, vec![dense]);
         outputs.push(("pooler_output".to_string(), tanh));
     }

@@ -60,7 +60,10 @@ pub fn builtin_spec(name: &str) -> Result<ModelSpec> {
         other => {
             return Err(Error::UnknownModel {
                 name: format!("builtin:{other}"),
-                msg: format!("the builtin models are {}", BUILTIN_MODELS.map(|m| format!("builtin:{m}")).join(", ")),
+                msg: format!(
+                    "the builtin models are {}",
+                    BUILTIN_MODELS.map(|m| format!("builtin:{m}")).join(", ")
+                ),
             });
         }
     })

@@ -170,7 +170,10 @@ impl Graph {
                 };
                 if !ok {
                     return Err(Error::Graph {
-                        msg: format!("layer `{}` reads {value:?}, which is not computed before it", node.name),
+                        msg: format!(
+                            "layer `{}` reads {value:?}, which is not computed before it",
+                            node.name
+                        ),
                     });
                 }
             }
@@ -398,10 +401,11 @@ impl Graph {
             values[idx] = Some(out);
             if !options.train {
                 for value in &node.inputs {
-                    if let ValueRef::Node(j) = value {
-                        if last_use[*j] == idx && !keep[*j] {
-                            values[*j] = None;
-                        }
+                    if let ValueRef::Node(j) = value
+                        && last_use[*j] == idx
+                        && !keep[*j]
+                    {
+                        values[*j] = None;
                     }
                 }
             }
@@ -446,7 +450,10 @@ impl Graph {
                     let x = if x.rank() > 2 { x.flatten_from(1)? } else { x.clone() };
                     if x.rank() != 2 || x.dims()[1] != *dim {
                         return Err(Error::Input {
-                            msg: format!("features have shape {:?}, the model expects [N, {dim}]", x.dims()),
+                            msg: format!(
+                                "features have shape {:?}, the model expects [N, {dim}]",
+                                x.dims()
+                            ),
                         });
                     }
                     x.to_dtype(DType::F32)?
@@ -458,17 +465,26 @@ impl Graph {
                 },
                 (InputKind::PositionIds, Batch::Tokens(t)) => {
                     let (b, n) = t.ids.dims2()?;
-                    Tensor::arange(0u32, n as u32, &device)?.unsqueeze(0)?.broadcast_as((b, n))?.contiguous()?
+                    Tensor::arange(0u32, n as u32, &device)?
+                        .unsqueeze(0)?
+                        .broadcast_as((b, n))?
+                        .contiguous()?
                 }
                 (InputKind::AttentionMask, Batch::Tokens(t)) => t.mask.to_dtype(DType::F32)?,
                 (kind, Batch::Dense(_)) => {
                     return Err(Error::Input {
-                        msg: format!("the model reads `{}` ({kind:?}), but images or features were given", spec.name),
+                        msg: format!(
+                            "the model reads `{}` ({kind:?}), but images or features were given",
+                            spec.name
+                        ),
                     });
                 }
                 (kind, Batch::Tokens(_)) => {
                     return Err(Error::Input {
-                        msg: format!("the model reads `{}` ({kind:?}), but tokens were given", spec.name),
+                        msg: format!(
+                            "the model reads `{}` ({kind:?}), but tokens were given",
+                            spec.name
+                        ),
                     });
                 }
             };

@@ -23,7 +23,9 @@ impl Im2Col {
 
 fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else { bail!("{op}: only f32 is supported") };
-    let Some((start, end)) = layout.contiguous_offsets() else { bail!("{op}: input must be contiguous") };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        bail!("{op}: input must be contiguous")
+    };
     Ok(&data[start..end])
 }
 
@@ -103,7 +105,8 @@ impl CustomOp1 for Col2Im {
             let (bi, ci) = (plane_idx / c, plane_idx % c);
             for k in 0..kh * kw {
                 let (i, j) = (k / kw, k % kw);
-                let row = &src[(bi * rows + ci * kh * kw + k) * l..(bi * rows + ci * kh * kw + k + 1) * l];
+                let row = &src
+                    [(bi * rows + ci * kh * kw + k) * l..(bi * rows + ci * kh * kw + k + 1) * l];
                 for y in 0..oh {
                     let sy = y + i;
                     if sy < ph || sy - ph >= h {

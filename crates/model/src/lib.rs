@@ -35,13 +35,13 @@ pub use graph::{
     Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
 };
 pub use ops::{
-    Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, LayerKind, LayerNorm, Linear, NamedWeight,
-    Op, Pool2d,
+    Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, LayerKind, LayerNorm, Linear,
+    NamedWeight, Op, Pool2d,
 };
 pub use profile::{LayerProfile, ModelProfile, ProfileTotal, profile};
 pub use spec::{
-    Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_model, load_safetensors_with_spec,
-    read_bert_config, spec_metadata,
+    Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_model,
+    load_safetensors_with_spec, read_bert_config, spec_metadata,
 };
 pub use tokenizer::Tokenizer;
 pub use train::{EpochReport, LossFn, TrainConfig, train, train_classifier};
@@ -52,6 +52,10 @@ pub fn named_tensors(graph: &Graph) -> Vec<(String, candle_core::Tensor)> {
     graph
         .nodes()
         .iter()
-        .flat_map(|n| n.op.weights().into_iter().map(move |w| (format!("{}.{}", n.name, w.role), w.tensor.clone())))
+        .flat_map(|n| {
+            n.op.weights()
+                .into_iter()
+                .map(move |w| (format!("{}.{}", n.name, w.role), w.tensor.clone()))
+        })
         .collect()
 }

@@ -316,7 +316,11 @@ impl Pool2d {
     }
 }
 
-fn pad_with_value(xs: &Tensor, (ph, pw): (usize, usize), value: f32) -> candle_core::Result<Tensor> {
+fn pad_with_value(
+    xs: &Tensor,
+    (ph, pw): (usize, usize),
+    value: f32,
+) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = xs.dims4()?;
     let mut out = xs.clone();
     if pw > 0 {
@@ -345,7 +349,12 @@ fn adaptive_avg_pool(xs: &Tensor, (oh, ow): (usize, usize)) -> candle_core::Resu
         let mut cols = Vec::with_capacity(ow);
         for j in 0..ow {
             let (w0, w1) = (j * w / ow, ((j + 1) * w).div_ceil(ow));
-            cols.push(xs.narrow(2, h0, h1 - h0)?.narrow(3, w0, w1 - w0)?.mean_keepdim(2)?.mean_keepdim(3)?);
+            cols.push(
+                xs.narrow(2, h0, h1 - h0)?
+                    .narrow(3, w0, w1 - w0)?
+                    .mean_keepdim(2)?
+                    .mean_keepdim(3)?,
+            );
         }
         rows.push(Tensor::cat(&cols, 3)?);
     }
@@ -618,10 +627,7 @@ impl Op {
             Op::Linear(l) => {
                 let last = first.last().copied().unwrap_or(0);
                 if first.len() < 2 || last != l.in_features() {
-                    return Err(format!(
-                        "expected input [.., {}], got {first:?}",
-                        l.in_features()
-                    ));
+                    return Err(format!("expected input [.., {}], got {first:?}", l.in_features()));
                 }
                 let mut out = first.to_vec();
                 *out.last_mut().expect("rank >= 2") = l.out_features();
@@ -663,7 +669,10 @@ impl Op {
                 want_rank(3)?;
                 let hidden = first[2];
                 if hidden % a.n_heads != 0 {
-                    return Err(format!("hidden size {hidden} is not a multiple of {} heads", a.n_heads));
+                    return Err(format!(
+                        "hidden size {hidden} is not a multiple of {} heads",
+                        a.n_heads
+                    ));
                 }
                 for (name, shape) in ["key", "value"].iter().zip(&inputs[1..3]) {
                     if shape.len() != 3 || shape[0] != first[0] || shape[1] != first[1] {
@@ -671,10 +680,17 @@ impl Op {
                     }
                 }
                 if inputs[1][2] != hidden {
-                    return Err(format!("key width {} differs from query width {hidden}", inputs[1][2]));
+                    return Err(format!(
+                        "key width {} differs from query width {hidden}",
+                        inputs[1][2]
+                    ));
                 }
                 if inputs[3] != &first[..2] {
-                    return Err(format!("mask has shape {:?}, expected {:?}", inputs[3], &first[..2]));
+                    return Err(format!(
+                        "mask has shape {:?}, expected {:?}",
+                        inputs[3],
+                        &first[..2]
+                    ));
                 }
                 Ok(vec![first[0], first[1], inputs[2][2]])
             }
@@ -710,7 +726,11 @@ impl Op {
             Op::MeanPool => {
                 want_rank(3)?;
                 if inputs[1] != &first[..2] {
-                    return Err(format!("mask has shape {:?}, expected {:?}", inputs[1], &first[..2]));
+                    return Err(format!(
+                        "mask has shape {:?}, expected {:?}",
+                        inputs[1],
+                        &first[..2]
+                    ));
                 }
                 Ok(vec![first[0], first[2]])
             }
@@ -732,13 +752,16 @@ impl Op {
     pub fn macs(&self, inputs: &[&[usize]], output: &[usize]) -> u64 {
         let prod = |s: &[usize]| s.iter().map(|&d| d as u64).product::<u64>();
         match self {
-            Op::Linear(l) => prod(&output[..output.len() - 1]) * l.in_features() as u64 * l.out_features() as u64,
+            Op::Linear(l) => {
+                prod(&output[..output.len() - 1]) * l.in_features() as u64 * l.out_features() as u64
+            }
             Op::Conv2d(c) => {
                 let (kh, kw) = c.kernel();
                 prod(output) * (c.in_channels() / c.groups) as u64 * (kh * kw) as u64
             }
             Op::Attention(_) => {
-                let (b, t, hidden) = (inputs[0][0] as u64, inputs[0][1] as u64, inputs[0][2] as u64);
+                let (b, t, hidden) =
+                    (inputs[0][0] as u64, inputs[0][1] as u64, inputs[0][2] as u64);
                 2 * b * t * t * hidden
             }
             _ => 0,
@@ -888,8 +911,10 @@ mod tests {
         let mut ws = crate::weights::WeightSource::random(5);
         let conv = ws.conv2d("c", 3, 4, 3, 1, 1, 1, true).unwrap();
         let x = ws.tensor("x", &[2, 3, 5, 6], crate::weights::Init::Uniform(1.0)).unwrap();
-        let native = conv.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let im2col = conv.forward(&x, true).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let native =
+            conv.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let im2col =
+            conv.forward(&x, true).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         close(&im2col, &native);
     }
 
@@ -945,7 +970,11 @@ mod tests {
         let s: f32 = e.iter().sum();
         close(&run(&Op::Softmax, &[&x]), &e.iter().map(|v| v / s).collect::<Vec<_>>());
         close(&run(&Op::L2Normalize, &[&t(&[3., 4.], &[1, 2])]), &[0.6, 0.8]);
-        let ln = Op::LayerNorm(LayerNorm { weight: t(&[1., 1.], &[2]), bias: t(&[0., 1.], &[2]), eps: 0. });
+        let ln = Op::LayerNorm(LayerNorm {
+            weight: t(&[1., 1.], &[2]),
+            bias: t(&[0., 1.], &[2]),
+            eps: 0.,
+        });
         close(&run(&ln, &[&t(&[1., 3.], &[1, 2])]), &[-1., 2.]);
     }
 

@@ -77,7 +77,8 @@ pub fn profile(graph: &Graph, batch: usize, tokens: usize) -> Result<ModelProfil
         let in_refs: Vec<&[usize]> = ins.iter().map(Vec::as_slice).collect();
         let params = node.op.n_params();
         let macs = node.op.macs(&in_refs, &shapes[idx]);
-        let weight_bytes: u64 = node.op.weights().iter().map(|w| 4 * w.tensor.elem_count() as u64).sum();
+        let weight_bytes: u64 =
+            node.op.weights().iter().map(|w| 4 * w.tensor.elem_count() as u64).sum();
         let activation_bytes = 4 * elems(&shapes[idx]);
         total.params += params;
         total.macs += macs;

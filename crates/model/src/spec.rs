@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{self, BertConfig, CnnConfig, ImageInput, MlpConfig, MlpInput, MobileNetV2Config};
+use crate::arch::{
+    self, BertConfig, CnnConfig, ImageInput, MlpConfig, MlpInput, MobileNetV2Config,
+};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::tokenizer::Tokenizer;
@@ -284,7 +286,11 @@ fn build_from_spec_in(
         if present && !allowed.contains(&key) {
             return Err(fail(
                 key,
-                format!("does not apply to arch `{}` (its keys: {})", spec.arch.as_str(), allowed.join(", ")),
+                format!(
+                    "does not apply to arch `{}` (its keys: {})",
+                    spec.arch.as_str(),
+                    allowed.join(", ")
+                ),
             ));
         }
     }
@@ -343,7 +349,10 @@ fn build_from_spec_in(
             let input = match input.features {
                 Some(f) => {
                     if input.channels.is_some() || input.height.is_some() || input.width.is_some() {
-                        return Err(fail("input.features", "give either features or an image shape".into()));
+                        return Err(fail(
+                            "input.features",
+                            "give either features or an image shape".into(),
+                        ));
                     }
                     MlpInput::Features(require("input.features", Some(f))?)
                 }
@@ -369,14 +378,17 @@ fn build_from_spec_in(
                 return Err(fail("channels", "needs at least one convolution block".into()));
             }
             let kernel = spec.kernel.unwrap_or(3);
-            if kernel % 2 == 0 || kernel == 0 {
+            if kernel.is_multiple_of(2) {
                 return Err(fail("kernel", format!("must be odd, got {kernel}")));
             }
             let shrink = 1usize << channels.len();
             if input.height < shrink || input.width < shrink {
                 return Err(fail(
                     "channels",
-                    format!("{} pooling blocks need an input of at least {shrink}×{shrink}", channels.len()),
+                    format!(
+                        "{} pooling blocks need an input of at least {shrink}×{shrink}",
+                        channels.len()
+                    ),
                 ));
             }
             let cfg = CnnConfig {
@@ -437,22 +449,26 @@ pub fn read_bert_config(path: &Path) -> Result<BertConfig> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::invalid(path, format!("not valid JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| Error::invalid(path, "expected a JSON object"))?;
-    if let Some(kind) = obj.get("model_type").and_then(|v| v.as_str()) {
-        if kind != "bert" {
-            return Err(Error::invalid(path, format!("model_type `{kind}` is not supported; expected `bert`")));
-        }
+    if let Some(kind) = obj.get("model_type").and_then(|v| v.as_str())
+        && kind != "bert"
+    {
+        return Err(Error::invalid(
+            path,
+            format!("model_type `{kind}` is not supported; expected `bert`"),
+        ));
     }
     let int = |key: &str| -> Result<usize> {
-        obj.get(key)
-            .and_then(|v| v.as_u64())
-            .filter(|v| *v > 0)
-            .map(|v| v as usize)
-            .ok_or_else(|| Error::invalid(path, format!("key `{key}`: expected a positive integer")))
+        obj.get(key).and_then(|v| v.as_u64()).filter(|v| *v > 0).map(|v| v as usize).ok_or_else(
+            || Error::invalid(path, format!("key `{key}`: expected a positive integer")),
+        )
     };
-    if let Some(act) = obj.get("hidden_act").and_then(|v| v.as_str()) {
-        if act != "gelu" {
-            return Err(Error::invalid(path, format!("key `hidden_act`: `{act}` is not supported; expected `gelu`")));
-        }
+    if let Some(act) = obj.get("hidden_act").and_then(|v| v.as_str())
+        && act != "gelu"
+    {
+        return Err(Error::invalid(
+            path,
+            format!("key `hidden_act`: `{act}` is not supported; expected `gelu`"),
+        ));
     }
     let cfg = BertConfig {
         hidden_size: int("hidden_size")?,
@@ -465,7 +481,7 @@ pub fn read_bert_config(path: &Path) -> Result<BertConfig> {
         layer_norm_eps: obj.get("layer_norm_eps").and_then(|v| v.as_f64()).unwrap_or(1e-12),
         pooler: true,
     };
-    if cfg.hidden_size % cfg.num_attention_heads != 0 {
+    if !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
         return Err(Error::invalid(
             path,
             format!(
@@ -492,7 +508,9 @@ mod tests {
         let path = Path::new("m.yaml");
         match sculpt_yaml::from_str::<ModelSpec>(text, path) {
             Err(e) => e.to_string(),
-            Ok(spec) => build_from_spec(&spec, Some((path, text)), None, "m.yaml").unwrap_err().to_string(),
+            Ok(spec) => {
+                build_from_spec(&spec, Some((path, text)), None, "m.yaml").unwrap_err().to_string()
+            }
         }
     }
 
@@ -503,19 +521,38 @@ mod tests {
             assert!(got.contains(expected), "{got:?} lacks {expected:?}");
         };
         check("arch: resnet\n", "m.yaml:1:7: key `arch`: unknown variant `resnet`");
-        check("arch: mlp\ninput: {features: 4}\nclasses: 3\nlayers: 2\n", "m.yaml:4:1: key `layers`: unknown field `layers`");
-        check("arch: mlp\ninput: {features: 4}\n", "m.yaml: key `classes`: is required for arch `mlp`");
-        check("arch: mlp\ninput: {features: 4}\nclasses: 3\nkernel: 3\n", "m.yaml:4: key `kernel`: does not apply to arch `mlp`");
-        check("arch: cnn\ninput:\n  channels: 1\n  height: 28\n  width: 28\nchannels: [8]\nkernel: 4\nclasses: 2\n", "m.yaml:7: key `kernel`: must be odd");
-        check("arch: cnn\ninput:\n  channels: 3\n  height: 8\n  width: 8\n  mean: [1, 2]\nchannels: [8]\nclasses: 2\n", "m.yaml:6: key `input.mean`: expected 1 or 3 values");
-        check("arch: cnn\ninput: {channels: 1, height: 4, width: 4}\nchannels: [2, 2, 2]\nclasses: 2\n", "key `channels`: 3 pooling blocks need an input of at least 8×8");
+        check(
+            "arch: mlp\ninput: {features: 4}\nclasses: 3\nlayers: 2\n",
+            "m.yaml:4:1: key `layers`: unknown field `layers`",
+        );
+        check(
+            "arch: mlp\ninput: {features: 4}\n",
+            "m.yaml: key `classes`: is required for arch `mlp`",
+        );
+        check(
+            "arch: mlp\ninput: {features: 4}\nclasses: 3\nkernel: 3\n",
+            "m.yaml:4: key `kernel`: does not apply to arch `mlp`",
+        );
+        check(
+            "arch: cnn\ninput:\n  channels: 1\n  height: 28\n  width: 28\nchannels: [8]\nkernel: 4\nclasses: 2\n",
+            "m.yaml:7: key `kernel`: must be odd",
+        );
+        check(
+            "arch: cnn\ninput:\n  channels: 3\n  height: 8\n  width: 8\n  mean: [1, 2]\nchannels: [8]\nclasses: 2\n",
+            "m.yaml:6: key `input.mean`: expected 1 or 3 values",
+        );
+        check(
+            "arch: cnn\ninput: {channels: 1, height: 4, width: 4}\nchannels: [2, 2, 2]\nclasses: 2\n",
+            "key `channels`: 3 pooling blocks need an input of at least 8×8",
+        );
     }
 
     #[test]
     fn spec_builds_mlp_with_the_documented_names() {
         let text = "arch: mlp\ninput: {features: 4}\nhidden: [5]\nclasses: 3\nseed: 9\n";
         let spec: ModelSpec = sculpt_yaml::from_str(text, Path::new("m.yaml")).unwrap();
-        let model = build_from_spec(&spec, Some((Path::new("m.yaml"), text)), None, "m.yaml").unwrap();
+        let model =
+            build_from_spec(&spec, Some((Path::new("m.yaml"), text)), None, "m.yaml").unwrap();
         let names: Vec<&str> = model.graph.nodes().iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["fc1", "relu1", "classifier"]);
         assert_eq!(model.graph.n_params(), 4 * 5 + 5 + 5 * 3 + 3);

@@ -69,7 +69,9 @@ pub fn train_classifier(
         }
     };
     if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes) {
-        return Err(Error::Input { msg: format!("label {bad} is out of range for {classes} classes") });
+        return Err(Error::Input {
+            msg: format!("label {bad} is out of range for {classes} classes"),
+        });
     }
     let labels_t = Tensor::new(labels, &Device::Cpu)?;
     let mut loss = |logits: &Tensor, idx: &[u32]| -> Result<Tensor> {
@@ -95,7 +97,9 @@ pub fn train(
         return Err(Error::Input { msg: "no training samples".into() });
     }
     if labels.is_some_and(|l| l.len() != n) {
-        return Err(Error::Input { msg: format!("{n} inputs but {} labels", labels.map_or(0, |l| l.len())) });
+        return Err(Error::Input {
+            msg: format!("{n} inputs but {} labels", labels.map_or(0, |l| l.len())),
+        });
     }
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(Error::Input { msg: "epochs and batch size must be at least 1".into() });
@@ -113,7 +117,11 @@ pub fn train(
             }
         }
     }
-    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
+    let params = ParamsAdamW {
+        lr: config.learning_rate,
+        weight_decay: config.weight_decay,
+        ..Default::default()
+    };
     let mut opt = AdamW::new(vars, params)?;
     let steps_per_epoch = n.div_ceil(config.batch_size);
     let total_steps = (steps_per_epoch * config.epochs) as f64;
@@ -133,12 +141,17 @@ pub fn train(
                 opt.set_learning_rate(lr);
                 let idx = Tensor::new(chunk, &Device::Cpu)?;
                 let xs = inputs.index_select(&idx, 0)?;
-                let fwd = graph.forward_with(&Batch::Dense(xs), &ForwardOptions { train: true, capture: vec![] })?;
+                let fwd = graph.forward_with(
+                    &Batch::Dense(xs),
+                    &ForwardOptions { train: true, capture: vec![] },
+                )?;
                 let loss = loss_fn(&fwd.output, chunk)?;
                 let loss_value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()? as f64;
                 if !loss_value.is_finite() {
                     return Err(Error::Input {
-                        msg: format!("the loss became {loss_value} at epoch {epoch}; lower the learning rate"),
+                        msg: format!(
+                            "the loss became {loss_value} at epoch {epoch}; lower the learning rate"
+                        ),
                     });
                 }
                 opt.backward_step(&loss)?;
@@ -151,7 +164,8 @@ pub fn train(
                 loss_sum += loss_value * chunk.len() as f64;
                 if let Some(labels) = labels {
                     let pred: Vec<u32> = fwd.output.detach().argmax(1)?.to_vec1()?;
-                    correct += pred.iter().zip(chunk).filter(|(p, i)| **p == labels[**i as usize]).count();
+                    correct +=
+                        pred.iter().zip(chunk).filter(|(p, i)| **p == labels[**i as usize]).count();
                 }
                 seen += chunk.len();
                 step += 1;
@@ -204,7 +218,8 @@ mod tests {
         let inputs = Tensor::from_vec(xs, (400, 2), &Device::Cpu).unwrap();
         let cfg = MlpConfig { input: MlpInput::Features(2), hidden: vec![8], classes: 2 };
         let mut graph = crate::arch::mlp(&cfg, &mut WeightSource::random(1)).unwrap();
-        let config = TrainConfig { epochs: 5, batch_size: 32, learning_rate: 1e-2, ..Default::default() };
+        let config =
+            TrainConfig { epochs: 5, batch_size: 32, learning_rate: 1e-2, ..Default::default() };
         let reports = train_classifier(&mut graph, &inputs, &ys, &config, &mut |_| {}).unwrap();
         assert_eq!(reports.len(), 5);
         assert!(reports[4].loss < reports[0].loss);
@@ -213,7 +228,9 @@ mod tests {
         let acc = pred.iter().zip(&ys).filter(|(a, b)| a == b).count() as f64 / 400.0;
         assert!(acc > 0.98, "accuracy {acc}");
         // Weights are plain tensors again.
-        assert!(graph.nodes().iter().all(|n| n.op.weights().iter().all(|w| !w.tensor.is_variable())));
+        assert!(
+            graph.nodes().iter().all(|n| n.op.weights().iter().all(|w| !w.tensor.is_variable()))
+        );
     }
 
     #[test]
@@ -221,8 +238,12 @@ mod tests {
         let cfg = MlpConfig { input: MlpInput::Features(2), hidden: vec![], classes: 2 };
         let mut graph = crate::arch::mlp(&cfg, &mut WeightSource::random(1)).unwrap();
         let inputs = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
-        let err = train_classifier(&mut graph, &inputs, &[0, 5], &TrainConfig::default(), &mut |_| {})
-            .unwrap_err();
-        assert_eq!(err.to_string(), "input does not fit the model: label 5 is out of range for 2 classes");
+        let err =
+            train_classifier(&mut graph, &inputs, &[0, 5], &TrainConfig::default(), &mut |_| {})
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input does not fit the model: label 5 is out of range for 2 classes"
+        );
     }
 }

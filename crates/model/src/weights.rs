@@ -33,7 +33,8 @@ impl SafetensorsFile {
     /// Parses safetensors bytes that came from `origin`.
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<SafetensorsFile> {
         let bad = |msg: String| Error::Safetensors { path: origin.to_path_buf(), msg };
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let (_, header) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let metadata: BTreeMap<String, String> =
             header.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
@@ -48,7 +49,9 @@ impl SafetensorsFile {
                 safetensors::Dtype::U32 => DType::U32,
                 safetensors::Dtype::I64 => DType::I64,
                 other => {
-                    return Err(bad(format!("tensor `{name}` has unsupported data type {other:?}")));
+                    return Err(bad(format!(
+                        "tensor `{name}` has unsupported data type {other:?}"
+                    )));
                 }
             };
             let tensor = Tensor::from_raw_buffer(view.data(), dtype, view.shape(), &Device::Cpu)
@@ -82,11 +85,19 @@ pub fn safetensors_bytes(
             DType::F32 => (safetensors::Dtype::F32, bytes_of(&t.flatten_all()?.to_vec1::<f32>()?)),
             DType::F16 => (
                 safetensors::Dtype::F16,
-                t.flatten_all()?.to_vec1::<half::f16>()?.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.flatten_all()?
+                    .to_vec1::<half::f16>()?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
             ),
             DType::BF16 => (
                 safetensors::Dtype::BF16,
-                t.flatten_all()?.to_vec1::<half::bf16>()?.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.flatten_all()?
+                    .to_vec1::<half::bf16>()?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
             ),
             DType::U8 => (safetensors::Dtype::U8, t.flatten_all()?.to_vec1::<u8>()?),
             DType::U32 => (
@@ -98,7 +109,9 @@ pub fn safetensors_bytes(
                 t.flatten_all()?.to_vec1::<i64>()?.iter().flat_map(|v| v.to_le_bytes()).collect(),
             ),
             other => {
-                return Err(Error::Graph { msg: format!("cannot store tensor `{name}` of type {other:?}") });
+                return Err(Error::Graph {
+                    msg: format!("cannot store tensor `{name}` of type {other:?}"),
+                });
             }
         };
         owned.push((name.clone(), dtype, t.dims().to_vec(), data));
@@ -111,7 +124,8 @@ pub fn safetensors_bytes(
                 .map_err(|e| Error::Graph { msg: format!("tensor `{name}`: {e}") })
         })
         .collect::<Result<_>>()?;
-    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let meta: HashMap<String, String> =
+        metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     safetensors::tensor::serialize(views, Some(meta))
         .map_err(|e| Error::Graph { msg: format!("cannot serialise safetensors: {e}") })
 }
@@ -158,12 +172,18 @@ pub(crate) struct WeightSource {
 impl WeightSource {
     /// Weights from a file; tensor names are looked up with `prefix` prepended.
     pub(crate) fn file(file: SafetensorsFile, prefix: &str) -> WeightSource {
-        WeightSource { source: Source::File { file, prefix: prefix.to_string() }, used: HashSet::new() }
+        WeightSource {
+            source: Source::File { file, prefix: prefix.to_string() },
+            used: HashSet::new(),
+        }
     }
 
     /// Seeded random weights.
     pub(crate) fn random(seed: u64) -> WeightSource {
-        WeightSource { source: Source::Random { rng: StdRng::seed_from_u64(seed) }, used: HashSet::new() }
+        WeightSource {
+            source: Source::Random { rng: StdRng::seed_from_u64(seed) },
+            used: HashSet::new(),
+        }
     }
 
     /// True when a tensor of this name exists (always true for random weights).
@@ -228,9 +248,16 @@ impl WeightSource {
     }
 
     /// A Linear layer `name` with PyTorch's default initialisation.
-    pub(crate) fn linear(&mut self, name: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
+    pub(crate) fn linear(
+        &mut self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+    ) -> Result<Linear> {
         let bound = 1.0 / (d_in as f64).sqrt();
-        let weight = self.tensor(&format!("{name}.weight"), &[d_out, d_in], Init::Uniform(bound))?;
+        let weight =
+            self.tensor(&format!("{name}.weight"), &[d_out, d_in], Init::Uniform(bound))?;
         let bias = if bias {
             Some(self.tensor(&format!("{name}.bias"), &[d_out], Init::Uniform(bound))?)
         } else {
@@ -264,16 +291,36 @@ impl WeightSource {
         } else {
             None
         };
-        Ok(Conv2d { weight, bias, stride: (stride, stride), padding: (padding, padding), dilation: 1, groups })
+        Ok(Conv2d {
+            weight,
+            bias,
+            stride: (stride, stride),
+            padding: (padding, padding),
+            dilation: 1,
+            groups,
+        })
     }
 
     /// A BatchNorm2d layer `name` (γ = 1, β = 0, running mean 0 and variance 1 when random).
-    pub(crate) fn batch_norm(&mut self, name: &str, channels: usize, eps: f64) -> Result<BatchNorm2d> {
+    pub(crate) fn batch_norm(
+        &mut self,
+        name: &str,
+        channels: usize,
+        eps: f64,
+    ) -> Result<BatchNorm2d> {
         Ok(BatchNorm2d {
             weight: self.tensor(&format!("{name}.weight"), &[channels], Init::Const(1.0))?,
             bias: self.tensor(&format!("{name}.bias"), &[channels], Init::Const(0.0))?,
-            running_mean: self.tensor(&format!("{name}.running_mean"), &[channels], Init::Const(0.0))?,
-            running_var: self.tensor(&format!("{name}.running_var"), &[channels], Init::Const(1.0))?,
+            running_mean: self.tensor(
+                &format!("{name}.running_mean"),
+                &[channels],
+                Init::Const(0.0),
+            )?,
+            running_var: self.tensor(
+                &format!("{name}.running_var"),
+                &[channels],
+                Init::Const(1.0),
+            )?,
             eps,
         })
     }
@@ -294,7 +341,9 @@ impl WeightSource {
 
     /// An Embedding `name` (N(0, 0.02²) when random, as BERT initialises).
     pub(crate) fn embedding(&mut self, name: &str, n: usize, dim: usize) -> Result<Embedding> {
-        Ok(Embedding { weight: self.tensor(&format!("{name}.weight"), &[n, dim], Init::Normal(0.02))? })
+        Ok(Embedding {
+            weight: self.tensor(&format!("{name}.weight"), &[n, dim], Init::Normal(0.02))?,
+        })
     }
 }
 
@@ -349,7 +398,10 @@ mod tests {
         };
         let mut src = WeightSource::file(file, "");
         let err = src.linear("fc", 5, 3, false).unwrap_err();
-        assert_eq!(err.to_string(), "m.safetensors: tensor `fc.weight` has shape [3, 4], expected [3, 5]");
+        assert_eq!(
+            err.to_string(),
+            "m.safetensors: tensor `fc.weight` has shape [3, 4], expected [3, 5]"
+        );
         let err = src.linear("fc", 4, 3, true).unwrap_err();
         assert_eq!(err.to_string(), "m.safetensors: missing tensor `fc.bias` (expected shape [3])");
     }

@@ -89,7 +89,10 @@ fn minilm_dir() -> Option<PathBuf> {
         "SCULPT_REQUIRE_FIXTURES is set but {} has no model.safetensors; run scripts/fetch-fixtures.sh",
         dir.display()
     );
-    eprintln!("skipped: all-MiniLM-L6-v2 not found at {} (run scripts/fetch-fixtures.sh)", dir.display());
+    eprintln!(
+        "skipped: all-MiniLM-L6-v2 not found at {} (run scripts/fetch-fixtures.sh)",
+        dir.display()
+    );
     None
 }
 
@@ -109,15 +112,26 @@ fn real_minilm_matches_candle_transformers_and_ranks_similar_sentences_first() {
     let tokens = model.tokenizer.as_ref().unwrap().encode(&sentences).unwrap();
     let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
     let reference = candle_transformers_bert(
-        sculpt_model::SafetensorsFile::read(&dir.join("model.safetensors")).unwrap().tensors.into_iter().collect(),
+        sculpt_model::SafetensorsFile::read(&dir.join("model.safetensors"))
+            .unwrap()
+            .tensors
+            .into_iter()
+            .collect(),
         &config,
     );
-    let hidden = reference.forward(&tokens.ids, tokens.type_ids.as_ref().unwrap(), Some(&tokens.mask)).unwrap();
+    let hidden = reference
+        .forward(&tokens.ids, tokens.type_ids.as_ref().unwrap(), Some(&tokens.mask))
+        .unwrap();
     let expected = reference_embeddings(&hidden, &tokens.mask.to_vec2::<f32>().unwrap());
     let ours = model.graph.forward(&Batch::Tokens(tokens)).unwrap();
     assert_close(&ours, &expected, 1e-4);
     // The two sentences about eating are closer to each other than to the movie review.
     let e: Vec<Vec<f32>> = ours.to_vec2().unwrap();
     let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-    assert!(cos(&e[0], &e[1]) > cos(&e[0], &e[2]) + 0.3, "{} vs {}", cos(&e[0], &e[1]), cos(&e[0], &e[2]));
+    assert!(
+        cos(&e[0], &e[1]) > cos(&e[0], &e[2]) + 0.3,
+        "{} vs {}",
+        cos(&e[0], &e[1]),
+        cos(&e[0], &e[2])
+    );
 }

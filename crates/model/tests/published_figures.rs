@@ -8,7 +8,11 @@ fn check(model: &str, batch: usize, tokens: usize, params: u64, macs: Option<(u6
     assert_eq!(p.total.params, params, "{model} parameters");
     if let Some((expected, tolerance)) = macs {
         let rel = (p.total.macs as f64 - expected as f64).abs() / expected as f64;
-        assert!(rel <= tolerance, "{model}: {} MACs, expected {expected} ± {tolerance}", p.total.macs);
+        assert!(
+            rel <= tolerance,
+            "{model}: {} MACs, expected {expected} ± {tolerance}",
+            p.total.macs
+        );
     }
 }
 

@@ -1,7 +1,6 @@
 //! The search loop: [`Engine`] (one step), [`Problem`] (what an engine sees), [`Executor`]
 //! (budgets, seed, checkpoints, stop flag, observers) and [`SearchResult`].
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SearchError};
+use crate::hash::GenomeMap;
 use crate::hypervolume::HypervolumeIndicator;
 use crate::objective::{Evaluation, Objective};
 use crate::pareto::best_front;
@@ -209,7 +209,7 @@ pub struct Problem<'a, O: ?Sized> {
     space: &'a Space,
     rng: SearchRng,
     archive: Vec<EvaluatedCandidate>,
-    cache: HashMap<Vec<usize>, usize>,
+    cache: GenomeMap<Vec<usize>, usize>,
     max_evaluations: usize,
     step: usize,
 }
@@ -221,7 +221,8 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
             space,
             rng,
             archive: Vec::new(),
-            cache: HashMap::new(),
+            // Growing the cache rehashes every genome; start big enough for typical budgets.
+            cache: GenomeMap::with_capacity_and_hasher(max_evaluations.min(1 << 16), Default::default()),
             max_evaluations,
             step: 0,
         }
@@ -284,15 +285,24 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     /// and recorded. Asking for more new genomes than [`Problem::remaining_evaluations`] is an
     /// error ([`SearchError::BudgetOverrun`]), as is a genome that does not fit the space.
     pub fn evaluate_batch(&mut self, genomes: &[Vec<usize>]) -> Result<Vec<Evaluation>> {
+        // Where each genome's evaluation is or will be in the archive. Every genome is hashed
+        // once or twice here: the cache dominates the cost of cheap objectives.
+        let first_new = self.archive.len();
         let mut novel: Vec<Vec<usize>> = Vec::new();
-        let mut novel_index: HashMap<&[usize], usize> = HashMap::new();
+        let mut novel_index: GenomeMap<&[usize], usize> = GenomeMap::default();
+        let mut archive_index: Vec<usize> = Vec::with_capacity(genomes.len());
         for genome in genomes {
             self.space.check_genome(genome)?;
-            if !self.cache.contains_key(genome.as_slice()) && !novel_index.contains_key(genome.as_slice()) {
-                novel_index.insert(genome, novel.len());
-                novel.push(genome.clone());
-            }
+            let index = match self.cache.get(genome.as_slice()) {
+                Some(&index) => index,
+                None => *novel_index.entry(genome.as_slice()).or_insert_with(|| {
+                    novel.push(genome.clone());
+                    first_new + novel.len() - 1
+                }),
+            };
+            archive_index.push(index);
         }
+        drop(novel_index);
         if novel.len() > self.remaining_evaluations() {
             return Err(SearchError::BudgetOverrun {
                 requested: novel.len(),
@@ -312,17 +322,18 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
                 });
             }
             let n_objectives = self.objective.n_objectives();
+            for (offset, evaluation) in evaluations.iter().enumerate() {
+                check_evaluation(evaluation, n_objectives, first_new + offset)?;
+            }
+            self.cache.reserve(novel.len());
+            self.archive.reserve(novel.len());
             for (genome, evaluation) in novel.into_iter().zip(evaluations) {
                 let index = self.archive.len();
-                check_evaluation(&evaluation, n_objectives, index)?;
                 self.cache.insert(genome.clone(), index);
                 self.archive.push(EvaluatedCandidate { index, step: self.step, genome, evaluation });
             }
         }
-        Ok(genomes
-            .iter()
-            .map(|genome| self.archive[self.cache[genome.as_slice()]].evaluation.clone())
-            .collect())
+        Ok(archive_index.into_iter().map(|index| self.archive[index].evaluation.clone()).collect())
     }
 
     /// Evaluates one genome (see [`Problem::evaluate_batch`]).

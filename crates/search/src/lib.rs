@@ -59,6 +59,7 @@ mod engines;
 mod error;
 mod exact;
 mod executor;
+mod hash;
 mod hypervolume;
 mod objective;
 mod pareto;

@@ -302,8 +302,11 @@ layers:
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = from_str::<Outer>("name: x\ndram:\n  bandwidth_gbps: 1\n  speed: 2\n", "p.yaml".as_ref())
-            .unwrap_err();
+        let err = from_str::<Outer>(
+            "name: x\ndram:\n  bandwidth_gbps: 1\n  speed: 2\n",
+            "p.yaml".as_ref(),
+        )
+        .unwrap_err();
         assert_eq!(err.line(), Some(4));
         assert_eq!(err.key(), Some("dram.speed"));
         let text = err.to_string();
@@ -320,7 +323,10 @@ layers:
             .unwrap_err();
         assert_eq!(err.line(), Some(3));
         assert_eq!(err.key(), Some("dram.bandwidth_gbps"));
-        assert!(err.to_string().starts_with("p.yaml:3:19: key `dram.bandwidth_gbps`: invalid type"), "{err}");
+        assert!(
+            err.to_string().starts_with("p.yaml:3:19: key `dram.bandwidth_gbps`: invalid type"),
+            "{err}"
+        );
     }
 
     #[test]

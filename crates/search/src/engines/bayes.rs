@@ -1,8 +1,6 @@
 //! Bayesian optimisation for expensive objectives: a Gaussian-process surrogate of a ParEGO
 //! scalarisation, maximising expected improvement over a pool of candidates.
 
-use std::collections::HashSet;
-
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -10,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::engines::fill_with_random_novel;
 use crate::engines::gp::{GaussianProcess, LogHyperparameters, expected_improvement};
 use crate::error::{Result, SearchError};
+use crate::hash::GenomeSet;
 use crate::executor::{EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
 use crate::objective::{Evaluation, Objective};
 use crate::space::Space;
@@ -171,7 +170,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         if problem.evaluations() < self.initial_samples {
             let target = (self.initial_samples - problem.evaluations()).min(problem.remaining_evaluations());
             let mut batch = Vec::with_capacity(target);
-            fill_with_random_novel(problem, &mut batch, &mut HashSet::new(), target);
+            fill_with_random_novel(problem, &mut batch, &mut GenomeSet::default(), target);
             if batch.is_empty() {
                 return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
             }
@@ -209,7 +208,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
 
         // Candidate pool: random genomes, then neighbours and multi-gene mutations of the best.
         let mut pool: Vec<Vec<usize>> = Vec::new();
-        let mut in_pool: HashSet<Vec<usize>> = HashSet::new();
+        let mut in_pool: GenomeSet = GenomeSet::default();
         fill_with_random_novel(problem, &mut pool, &mut in_pool, self.random_candidates);
         for &start_index in by_quality.iter().take(self.local_starts) {
             let genome = problem.archive()[start_index].genome.clone();

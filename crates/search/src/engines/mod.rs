@@ -6,10 +6,9 @@ mod gp;
 pub(crate) mod nsga2;
 pub(crate) mod random;
 
-use std::collections::HashSet;
-
 use rand::Rng;
 
+use crate::hash::GenomeSet;
 use crate::executor::Problem;
 use crate::objective::Objective;
 
@@ -24,7 +23,7 @@ const SCAN_LIMIT: u128 = 1 << 22;
 pub(crate) fn fill_with_random_novel<O: Objective + ?Sized>(
     problem: &mut Problem<'_, O>,
     batch: &mut Vec<Vec<usize>>,
-    in_batch: &mut HashSet<Vec<usize>>,
+    in_batch: &mut GenomeSet,
     target: usize,
 ) {
     let space = problem.space();

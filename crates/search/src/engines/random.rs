@@ -1,11 +1,10 @@
 //! Random search: uniform random genomes, never one twice.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::engines::fill_with_random_novel;
 use crate::error::{Result, SearchError};
+use crate::hash::GenomeSet;
 use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
 use crate::objective::Objective;
 
@@ -34,7 +33,7 @@ impl<O: Objective + ?Sized> Engine<O> for RandomSearch {
         }
         let target = self.batch_size.min(problem.remaining_evaluations());
         let mut batch = Vec::with_capacity(target);
-        fill_with_random_novel(problem, &mut batch, &mut HashSet::new(), target);
+        fill_with_random_novel(problem, &mut batch, &mut GenomeSet::default(), target);
         if batch.is_empty() {
             return Ok(((), StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
