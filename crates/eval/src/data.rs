@@ -388,7 +388,8 @@ mod tests {
         let Data::Dense { inputs, .. } = &ds.data else { panic!("dense") };
         assert_eq!(inputs.dims(), &[2, 1, 2, 2]);
         let v: Vec<f32> = inputs.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(&v[..4], &[0.0, 1.0, 0.2, 0.4]);
+        let bytes: Vec<f32> = v[..4].iter().map(|x| (x * 255.0).round()).collect();
+        assert_eq!(bytes, vec![0.0, 255.0, 51.0, 102.0]);
         // Wrong label count.
         std::fs::write(&labels, idx_bytes(&IdxArray { dims: vec![3], data: vec![3, 9, 1] }))
             .unwrap();
@@ -407,7 +408,8 @@ mod tests {
         let Data::Dense { inputs, .. } = &ds.data else { panic!("dense") };
         assert_eq!(inputs.dims(), &[1, 1, 2, 2]);
         let v: Vec<f32> = inputs.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(v, vec![0.0, 1.0, 0.2, 0.6]);
+        let bytes: Vec<f32> = v.iter().map(|x| (x * 255.0).round()).collect();
+        assert_eq!(bytes, vec![0.0, 255.0, 51.0, 153.0]);
 
         let labels_only = dir.path().join("l.safetensors");
         let l = Tensor::new(&[1u8, 2], &Device::Cpu).unwrap();

@@ -304,7 +304,7 @@ impl Engine<AdditiveObjective> for ExactEngine {
                 front[position].genome.clone()
             })
             .collect();
-        problem.evaluate_batch(&genomes)?;
+        problem.evaluate_batch(genomes)?;
         Ok(((), StepStatus::Finished(TerminationReason::Completed)))
     }
 

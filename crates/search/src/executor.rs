@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SearchError};
-use crate::hash::GenomeMap;
+use crate::hash::{GenomeIndex, genome_hash};
 use crate::hypervolume::HypervolumeIndicator;
 use crate::objective::{Evaluation, Objective};
 use crate::pareto::best_front;
@@ -209,9 +209,25 @@ pub struct Problem<'a, O: ?Sized> {
     space: &'a Space,
     rng: SearchRng,
     archive: Vec<EvaluatedCandidate>,
-    cache: GenomeMap<Vec<usize>, usize>,
+    /// Archive position of every evaluated genome.
+    index: GenomeIndex,
     max_evaluations: usize,
     step: usize,
+}
+
+// Manual because a derive would require `O: Clone`; only the reference is copied.
+impl<O: ?Sized> Clone for Problem<'_, O> {
+    fn clone(&self) -> Self {
+        Problem {
+            objective: self.objective,
+            space: self.space,
+            rng: self.rng.clone(),
+            archive: self.archive.clone(),
+            index: self.index.clone(),
+            max_evaluations: self.max_evaluations,
+            step: self.step,
+        }
+    }
 }
 
 impl<'a, O: Objective + ?Sized> Problem<'a, O> {
@@ -221,8 +237,8 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
             space,
             rng,
             archive: Vec::new(),
-            // Growing the cache rehashes every genome; start big enough for typical budgets.
-            cache: GenomeMap::with_capacity_and_hasher(max_evaluations.min(1 << 16), Default::default()),
+            // Growing the index rehashes every entry; start big enough for typical budgets.
+            index: GenomeIndex::with_capacity(max_evaluations.min(1 << 16)),
             max_evaluations,
             step: 0,
         }
@@ -248,6 +264,11 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
         &mut self.rng
     }
 
+    /// The archive and the random number generator at once (to read genomes while drawing).
+    pub fn archive_and_rng(&mut self) -> (&[EvaluatedCandidate], &mut SearchRng) {
+        (&self.archive, &mut self.rng)
+    }
+
     /// Number of distinct genomes evaluated so far.
     pub fn evaluations(&self) -> usize {
         self.archive.len()
@@ -265,12 +286,17 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
 
     /// The record of `genome` if it was evaluated before.
     pub fn lookup(&self, genome: &[usize]) -> Option<&EvaluatedCandidate> {
-        self.cache.get(genome).map(|&index| &self.archive[index])
+        self.find(genome_hash(genome), genome).map(|index| &self.archive[index])
     }
 
     /// Whether `genome` was evaluated before.
     pub fn is_evaluated(&self, genome: &[usize]) -> bool {
-        self.cache.contains_key(genome)
+        self.find(genome_hash(genome), genome).is_some()
+    }
+
+    /// The archive position of `genome`, whose [`genome_hash`] is `hash`.
+    pub(crate) fn find(&self, hash: u64, genome: &[usize]) -> Option<usize> {
+        self.index.find(hash, genome, |i| &self.archive[i].genome)
     }
 
     /// Whether every genome of the space has been evaluated.
@@ -278,68 +304,71 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
         self.space.size().is_some_and(|size| self.archive.len() as u128 >= size)
     }
 
-    /// Evaluates a batch, returning evaluations in input order.
+    /// Evaluates a batch and returns the archive positions of the genomes, in input order
+    /// (read the results from [`Problem::archive`]).
     ///
-    /// Genomes evaluated before (or repeated within the batch) are answered from the cache and
-    /// cost nothing; the new ones are evaluated together with [`Objective::evaluate_batch`]
-    /// and recorded. Asking for more new genomes than [`Problem::remaining_evaluations`] is an
-    /// error ([`SearchError::BudgetOverrun`]), as is a genome that does not fit the space.
-    pub fn evaluate_batch(&mut self, genomes: &[Vec<usize>]) -> Result<Vec<Evaluation>> {
-        // Where each genome's evaluation is or will be in the archive. Every genome is hashed
-        // once or twice here: the cache dominates the cost of cheap objectives.
+    /// Genomes evaluated before (or repeated within the batch) are answered from the archive
+    /// and cost nothing; the new ones are evaluated together with
+    /// [`Objective::evaluate_batch`] and recorded. Asking for more new genomes than
+    /// [`Problem::remaining_evaluations`] is an error ([`SearchError::BudgetOverrun`]), as is
+    /// a genome that does not fit the space.
+    pub fn evaluate_batch(&mut self, genomes: Vec<Vec<usize>>) -> Result<Vec<usize>> {
         let first_new = self.archive.len();
-        let mut novel: Vec<Vec<usize>> = Vec::new();
-        let mut novel_index: GenomeMap<&[usize], usize> = GenomeMap::default();
-        let mut archive_index: Vec<usize> = Vec::with_capacity(genomes.len());
+        // Each genome is hashed once; new genomes move into the archive without a copy.
+        let mut positions: Vec<usize> = Vec::with_capacity(genomes.len());
+        let mut novel: Vec<(u64, Vec<usize>)> = Vec::new();
+        let mut novel_index = GenomeIndex::default();
         for genome in genomes {
-            self.space.check_genome(genome)?;
-            let index = match self.cache.get(genome.as_slice()) {
-                Some(&index) => index,
-                None => *novel_index.entry(genome.as_slice()).or_insert_with(|| {
-                    novel.push(genome.clone());
-                    first_new + novel.len() - 1
-                }),
-            };
-            archive_index.push(index);
+            self.space.check_genome(&genome)?;
+            let hash = genome_hash(&genome);
+            if let Some(position) = self.find(hash, &genome) {
+                positions.push(position);
+            } else if let Some(k) = novel_index.find(hash, &genome, |k| &novel[k].1) {
+                positions.push(first_new + k);
+            } else {
+                novel_index.insert(hash, novel.len());
+                positions.push(first_new + novel.len());
+                novel.push((hash, genome));
+            }
         }
-        drop(novel_index);
         if novel.len() > self.remaining_evaluations() {
             return Err(SearchError::BudgetOverrun {
                 requested: novel.len(),
                 remaining: self.remaining_evaluations(),
             });
         }
-        if !novel.is_empty() {
-            let evaluations = self.objective.evaluate_batch(&novel);
-            if evaluations.len() != novel.len() {
-                return Err(SearchError::InvalidEvaluation {
-                    evaluation_index: self.archive.len(),
-                    reason: format!(
-                        "evaluate_batch returned {} evaluations for {} genomes",
-                        evaluations.len(),
-                        novel.len()
-                    ),
-                });
-            }
-            let n_objectives = self.objective.n_objectives();
-            for (offset, evaluation) in evaluations.iter().enumerate() {
-                check_evaluation(evaluation, n_objectives, first_new + offset)?;
-            }
-            self.cache.reserve(novel.len());
-            self.archive.reserve(novel.len());
-            for (genome, evaluation) in novel.into_iter().zip(evaluations) {
-                let index = self.archive.len();
-                self.cache.insert(genome.clone(), index);
-                self.archive.push(EvaluatedCandidate { index, step: self.step, genome, evaluation });
-            }
+        if novel.is_empty() {
+            return Ok(positions);
         }
-        Ok(archive_index.into_iter().map(|index| self.archive[index].evaluation.clone()).collect())
+        let (hashes, novel): (Vec<u64>, Vec<Vec<usize>>) = novel.into_iter().unzip();
+        let evaluations = self.objective.evaluate_batch(&novel);
+        if evaluations.len() != novel.len() {
+            return Err(SearchError::InvalidEvaluation {
+                evaluation_index: first_new,
+                reason: format!(
+                    "evaluate_batch returned {} evaluations for {} genomes",
+                    evaluations.len(),
+                    novel.len()
+                ),
+            });
+        }
+        let n_objectives = self.objective.n_objectives();
+        for (offset, evaluation) in evaluations.iter().enumerate() {
+            check_evaluation(evaluation, n_objectives, first_new + offset)?;
+        }
+        self.archive.reserve(novel.len());
+        for ((hash, genome), evaluation) in hashes.into_iter().zip(novel).zip(evaluations) {
+            let index = self.archive.len();
+            self.index.insert(hash, index);
+            self.archive.push(EvaluatedCandidate { index, step: self.step, genome, evaluation });
+        }
+        Ok(positions)
     }
 
-    /// Evaluates one genome (see [`Problem::evaluate_batch`]).
-    pub fn evaluate(&mut self, genome: &[usize]) -> Result<Evaluation> {
-        let mut evaluations = self.evaluate_batch(&[genome.to_vec()])?;
-        Ok(evaluations.remove(0))
+    /// Evaluates one genome and returns its archive position (see
+    /// [`Problem::evaluate_batch`]).
+    pub fn evaluate(&mut self, genome: Vec<usize>) -> Result<usize> {
+        Ok(self.evaluate_batch(vec![genome])?[0])
     }
 }
 
@@ -506,9 +535,15 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         let clock = Instant::now();
         let elapsed = |clock: &Instant| start.elapsed_before + clock.elapsed().as_secs_f64();
         let mut problem = Problem::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
-        for candidate in &start.archive {
+        for (position, candidate) in start.archive.iter().enumerate() {
             self.space.check_genome(&candidate.genome)?;
-            problem.cache.insert(candidate.genome.clone(), candidate.index);
+            if candidate.index != position {
+                return Err(SearchError::InvalidConfig {
+                    parameter: "checkpoint archive",
+                    reason: format!("entry {position} has index {}", candidate.index),
+                });
+            }
+            problem.index.insert(genome_hash(&candidate.genome), position);
         }
         problem.archive = start.archive;
         problem.step = start.steps;

@@ -1,10 +1,11 @@
-//! A fast hasher for genome keys (the executor's cache and the engines' batch sets).
+//! Fast genome hashing and the genome index behind the executor's cache and the engines'
+//! batches.
 //!
 //! Genomes are short vectors of small integers hashed millions of times in a run; the
 //! standard SipHash dominated profiles. Hash-flooding resistance is not needed here: the keys
 //! come from the search itself. The scheme is the multiply-rotate one of rustc's FxHasher.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// FxHash-style hasher: rotate, xor a word, multiply; long inputs in four independent lanes.
@@ -61,8 +62,6 @@ impl Hasher for GenomeHasher {
     }
 }
 
-/// A set of genomes.
-pub(crate) type GenomeSet = HashSet<Vec<usize>, BuildHasherDefault<GenomeHasher>>;
 
 /// Hashes a genome with [`GenomeHasher`].
 pub(crate) fn genome_hash(genome: &[usize]) -> u64 {

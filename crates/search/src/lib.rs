@@ -67,7 +67,7 @@ mod space;
 
 pub use engines::bayes::{BayesState, BayesianSearch};
 pub use engines::exhaustive::{ExhaustiveSearch, ExhaustiveState};
-pub use engines::nsga2::{Member, Mutation, Nsga2, Nsga2State};
+pub use engines::nsga2::{Mutation, Nsga2, Nsga2State};
 pub use engines::random::RandomSearch;
 pub use error::{Result, SearchError};
 pub use exact::{ExactConfig, ExactEngine, ExactPoint, exact_pareto_front};

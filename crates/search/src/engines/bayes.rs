@@ -5,10 +5,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::engines::fill_with_random_novel;
+use crate::engines::NovelBatch;
 use crate::engines::gp::{GaussianProcess, LogHyperparameters, expected_improvement};
 use crate::error::{Result, SearchError};
-use crate::hash::GenomeSet;
 use crate::executor::{EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
 use crate::objective::{Evaluation, Objective};
 use crate::space::Space;
@@ -169,12 +168,12 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         // Initial design: random genomes in one parallel batch.
         if problem.evaluations() < self.initial_samples {
             let target = (self.initial_samples - problem.evaluations()).min(problem.remaining_evaluations());
-            let mut batch = Vec::with_capacity(target);
-            fill_with_random_novel(problem, &mut batch, &mut GenomeSet::default(), target);
+            let mut batch = NovelBatch::with_capacity(target);
+            batch.fill_with_random(problem, target);
             if batch.is_empty() {
                 return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
             }
-            problem.evaluate_batch(&batch)?;
+            problem.evaluate_batch(batch.into_genomes())?;
             return Ok((state, StepStatus::Continue));
         }
 
@@ -207,9 +206,8 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         let best = (scalarised[by_quality[0]] - mean) / scale;
 
         // Candidate pool: random genomes, then neighbours and multi-gene mutations of the best.
-        let mut pool: Vec<Vec<usize>> = Vec::new();
-        let mut in_pool: GenomeSet = GenomeSet::default();
-        fill_with_random_novel(problem, &mut pool, &mut in_pool, self.random_candidates);
+        let mut pool = NovelBatch::with_capacity(self.random_candidates);
+        pool.fill_with_random(problem, self.random_candidates);
         for &start_index in by_quality.iter().take(self.local_starts) {
             let genome = problem.archive()[start_index].genome.clone();
             let mut local = neighbours(space, &genome, self.max_neighbours, problem.rng());
@@ -224,11 +222,10 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
                 local.push(mutant);
             }
             for candidate in local {
-                if !problem.is_evaluated(&candidate) && in_pool.insert(candidate.clone()) {
-                    pool.push(candidate);
-                }
+                pool.push_if_novel(problem, candidate);
             }
         }
+        let pool = pool.into_genomes();
         if pool.is_empty() {
             let status = if problem.space_exhausted() {
                 TerminationReason::SpaceExhausted
@@ -262,7 +259,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
             chosen_score = scores[best_index];
             chosen = moves[best_index].clone();
         }
-        problem.evaluate(&chosen)?;
+        problem.evaluate(chosen)?;
         Ok((BayesState { log_hyperparameters: Some(gp.log_hyperparameters) }, StepStatus::Continue))
     }
 

@@ -62,7 +62,7 @@ impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
             }
             next_index += 1;
         }
-        problem.evaluate_batch(&batch)?;
+        problem.evaluate_batch(batch)?;
         let status = if next_index >= size {
             StepStatus::Finished(TerminationReason::SpaceExhausted)
         } else {

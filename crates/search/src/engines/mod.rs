@@ -8,44 +8,71 @@ pub(crate) mod random;
 
 use rand::Rng;
 
-use crate::hash::GenomeSet;
 use crate::executor::Problem;
+use crate::hash::{GenomeIndex, genome_hash};
 use crate::objective::Objective;
 
 /// Spaces up to this size are scanned in order when random sampling cannot find new genomes.
 const SCAN_LIMIT: u128 = 1 << 22;
 
-/// Appends random genomes that are neither evaluated nor already in `batch` until `batch` has
-/// `target` genomes or no new genome can be found.
-///
-/// Random draws are tried first; when they keep hitting known genomes (a nearly exhausted small
-/// space), the space is scanned in enumeration order from a random start.
-pub(crate) fn fill_with_random_novel<O: Objective + ?Sized>(
-    problem: &mut Problem<'_, O>,
-    batch: &mut Vec<Vec<usize>>,
-    in_batch: &mut GenomeSet,
-    target: usize,
-) {
-    let space = problem.space();
-    let mut attempts = 0;
-    let max_attempts = 20 * target + 100;
-    while batch.len() < target && attempts < max_attempts {
-        attempts += 1;
-        let genome = space.random_genome(problem.rng());
-        if !problem.is_evaluated(&genome) && in_batch.insert(genome.clone()) {
-            batch.push(genome);
-        }
+/// A batch of distinct genomes that have not been evaluated yet.
+pub(crate) struct NovelBatch {
+    genomes: Vec<Vec<usize>>,
+    index: GenomeIndex,
+}
+
+impl NovelBatch {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        NovelBatch { genomes: Vec::with_capacity(capacity), index: GenomeIndex::with_capacity(capacity) }
     }
-    if batch.len() < target {
-        let Some(size) = space.size().filter(|&size| size <= SCAN_LIMIT) else { return };
-        let start = problem.rng().random_range(0..size);
-        for offset in 0..size {
-            if batch.len() >= target {
-                break;
-            }
-            let Some(genome) = space.genome_at((start + offset) % size) else { break };
-            if !problem.is_evaluated(&genome) && in_batch.insert(genome.clone()) {
-                batch.push(genome);
+
+    /// Adds `genome` unless it was evaluated before or is already in the batch; says whether
+    /// it was added.
+    pub(crate) fn push_if_novel<O: Objective + ?Sized>(&mut self, problem: &Problem<'_, O>, genome: Vec<usize>) -> bool {
+        let hash = genome_hash(&genome);
+        if problem.find(hash, &genome).is_some() || self.index.find(hash, &genome, |k| &self.genomes[k]).is_some() {
+            return false;
+        }
+        self.index.insert(hash, self.genomes.len());
+        self.genomes.push(genome);
+        true
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.genomes.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.genomes.is_empty()
+    }
+
+    pub(crate) fn into_genomes(self) -> Vec<Vec<usize>> {
+        self.genomes
+    }
+
+    /// Adds random new genomes until the batch has `target` genomes or no new genome can be
+    /// found.
+    ///
+    /// Random draws are tried first; when they keep hitting known genomes (a nearly exhausted
+    /// small space), the space is scanned in enumeration order from a random start.
+    pub(crate) fn fill_with_random<O: Objective + ?Sized>(&mut self, problem: &mut Problem<'_, O>, target: usize) {
+        let space = problem.space();
+        let mut attempts = 0;
+        let max_attempts = 20 * target + 100;
+        while self.len() < target && attempts < max_attempts {
+            attempts += 1;
+            let genome = space.random_genome(problem.rng());
+            self.push_if_novel(problem, genome);
+        }
+        if self.len() < target {
+            let Some(size) = space.size().filter(|&size| size <= SCAN_LIMIT) else { return };
+            let start = problem.rng().random_range(0..size);
+            for offset in 0..size {
+                if self.len() >= target {
+                    break;
+                }
+                let Some(genome) = space.genome_at((start + offset) % size) else { break };
+                self.push_if_novel(problem, genome);
             }
         }
     }

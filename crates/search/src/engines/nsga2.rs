@@ -3,10 +3,9 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::engines::fill_with_random_novel;
+use crate::engines::NovelBatch;
 use crate::error::{Result, SearchError};
-use crate::hash::GenomeSet;
-use crate::executor::{Engine, Problem, SearchRng, StepStatus, TerminationReason};
+use crate::executor::{Engine, EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
 use crate::objective::{Evaluation, Objective};
 use crate::pareto::{constrained_non_dominated_sort, crowding_distance};
 
@@ -72,20 +71,11 @@ impl Default for Nsga2 {
     }
 }
 
-/// One member of the population.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    /// The genome.
-    pub genome: Vec<usize>,
-    /// Its evaluation.
-    pub evaluation: Evaluation,
-}
-
 /// The population carried between generations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Nsga2State {
-    /// The current population, in selection order.
-    pub population: Vec<Member>,
+    /// The current population, as positions in the archive ([`Problem::archive`]).
+    pub population: Vec<usize>,
     /// Number of generations done (the initial population is generation 0).
     pub generation: usize,
 }
@@ -121,37 +111,32 @@ impl Nsga2 {
 
     fn initial_generation<O: Objective + ?Sized>(&self, problem: &mut Problem<'_, O>) -> Result<Nsga2State> {
         let target = self.population_size.min(problem.remaining_evaluations());
-        let mut in_batch = GenomeSet::default();
-        let mut seeds: Vec<Vec<usize>> = Vec::new();
+        let mut seeds = NovelBatch::with_capacity(target);
         for genome in &self.initial_population {
             problem.space().check_genome(genome)?;
-            if in_batch.insert(genome.clone()) {
-                seeds.push(genome.clone());
-            }
+            seeds.push_if_novel(problem, genome.clone());
         }
         if self.seed_uniform_genomes {
             let space = problem.space();
             let max_choices = space.genes().iter().map(|g| g.n_choices).max().unwrap_or(1);
             for choice in 0..max_choices {
                 let genome: Vec<usize> = space.genes().iter().map(|g| choice.min(g.n_choices - 1)).collect();
-                if in_batch.insert(genome.clone()) {
-                    seeds.push(genome);
-                }
+                seeds.push_if_novel(problem, genome);
             }
         }
-        let mut batch: Vec<Vec<usize>> = if seeds.len() > target {
-            (0..target).map(|i| seeds[i * (seeds.len() - 1) / (target - 1).max(1)].clone()).collect()
+        let mut batch = if seeds.len() > target {
+            // More seeds than room: keep an evenly spaced selection in the given order.
+            let seeds = seeds.into_genomes();
+            let mut batch = NovelBatch::with_capacity(target);
+            for i in 0..target {
+                batch.push_if_novel(problem, seeds[i * (seeds.len() - 1) / (target - 1).max(1)].clone());
+            }
+            batch
         } else {
             seeds
         };
-        in_batch = batch.iter().cloned().collect();
-        fill_with_random_novel(problem, &mut batch, &mut in_batch, target);
-        let evaluations = problem.evaluate_batch(&batch)?;
-        let population = batch
-            .into_iter()
-            .zip(evaluations)
-            .map(|(genome, evaluation)| Member { genome, evaluation })
-            .collect();
+        batch.fill_with_random(problem, target);
+        let population = problem.evaluate_batch(batch.into_genomes())?;
         Ok(Nsga2State { population, generation: 0 })
     }
 
@@ -203,8 +188,8 @@ impl Nsga2 {
 }
 
 /// Rank (front number) and crowding distance of every member.
-fn rank_and_crowding(population: &[Member]) -> (Vec<usize>, Vec<f64>) {
-    let evaluations: Vec<&Evaluation> = population.iter().map(|m| &m.evaluation).collect();
+fn rank_and_crowding(archive: &[EvaluatedCandidate], population: &[usize]) -> (Vec<usize>, Vec<f64>) {
+    let evaluations: Vec<&Evaluation> = population.iter().map(|&i| &archive[i].evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
     let mut rank = vec![0; population.len()];
@@ -235,8 +220,8 @@ fn binary_tournament(rank: &[usize], crowding: &[f64], rng: &mut SearchRng) -> u
 }
 
 /// Environmental selection: fill by fronts, break the last front by crowding distance.
-fn select_survivors(mut members: Vec<Member>, population_size: usize) -> Vec<Member> {
-    let evaluations: Vec<&Evaluation> = members.iter().map(|m| &m.evaluation).collect();
+fn select_survivors(archive: &[EvaluatedCandidate], members: &[usize], population_size: usize) -> Vec<usize> {
+    let evaluations: Vec<&Evaluation> = members.iter().map(|&i| &archive[i].evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(population_size);
@@ -252,8 +237,7 @@ fn select_survivors(mut members: Vec<Member>, population_size: usize) -> Vec<Mem
         chosen.extend(order.into_iter().take(missing).map(|k| front[k]));
         break;
     }
-    let mut slots: Vec<Option<Member>> = members.drain(..).map(Some).collect();
-    chosen.into_iter().filter_map(|i| slots[i].take()).collect()
+    chosen.into_iter().map(|k| members[k]).collect()
 }
 
 impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
@@ -270,20 +254,20 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
             };
             return Ok((state, status));
         }
-        let (rank, crowding) = rank_and_crowding(&state.population);
+        let (rank, crowding) = rank_and_crowding(problem.archive(), &state.population);
         let target = self.population_size.min(problem.remaining_evaluations());
         let space = problem.space();
-        let mut offspring: Vec<Vec<usize>> = Vec::with_capacity(target);
-        let mut in_batch = GenomeSet::with_capacity_and_hasher(target, Default::default());
+        let mut offspring = NovelBatch::with_capacity(target);
         let max_attempts = 20 * target + 100;
         let mut attempts = 0;
         while offspring.len() < target && attempts < max_attempts {
             attempts += 1;
-            let rng = problem.rng();
-            let first = &state.population[binary_tournament(&rank, &crowding, rng)].genome;
-            let mut child = first.clone();
-            if rng.random_bool(self.crossover_probability) {
-                let second = &state.population[binary_tournament(&rank, &crowding, rng)].genome;
+            let first = binary_tournament(&rank, &crowding, problem.rng());
+            let mut child = problem.archive()[state.population[first]].genome.clone();
+            if problem.rng().random_bool(self.crossover_probability) {
+                let second = binary_tournament(&rank, &crowding, problem.rng());
+                let (archive, rng) = problem.archive_and_rng();
+                let second = &archive[state.population[second]].genome;
                 // Uniform crossover, one random bit per gene, 64 genes per draw.
                 let mut bits = 0u64;
                 for (gene_index, (gene, &other)) in child.iter_mut().zip(second).enumerate() {
@@ -296,23 +280,18 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
                     bits >>= 1;
                 }
             }
-            self.mutate(&mut child, |g| space.n_choices(g), rng);
-            if !problem.is_evaluated(&child) && in_batch.insert(child.clone()) {
-                offspring.push(child);
-            }
+            self.mutate(&mut child, |g| space.n_choices(g), problem.rng());
+            offspring.push_if_novel(problem, child);
         }
         // Variation could not find enough new genomes (a converged population in a small
         // space): top up with random new ones so the budget keeps buying information.
-        fill_with_random_novel(problem, &mut offspring, &mut in_batch, target);
+        offspring.fill_with_random(problem, target);
         if offspring.is_empty() {
             return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
-        let evaluations = problem.evaluate_batch(&offspring)?;
         let mut merged = state.population;
-        merged.extend(
-            offspring.into_iter().zip(evaluations).map(|(genome, evaluation)| Member { genome, evaluation }),
-        );
-        let population = select_survivors(merged, self.population_size);
+        merged.extend(problem.evaluate_batch(offspring.into_genomes())?);
+        let population = select_survivors(problem.archive(), &merged, self.population_size);
         Ok((Nsga2State { population, generation: state.generation + 1 }, StepStatus::Continue))
     }
 
@@ -380,16 +359,23 @@ mod tests {
 
     #[test]
     fn survivors_fill_by_fronts_then_crowding() {
-        let member = |objectives: [f64; 2]| Member {
+        let candidate = |index: usize, objectives: [f64; 2]| EvaluatedCandidate {
+            index,
+            step: 0,
             genome: vec![],
             evaluation: Evaluation::feasible(objectives.to_vec()),
         };
         // Front 0: (0,4) (1,3) (2,2) (4,0); front 1: (3,3). Keep 3: the two extremes and the
         // most isolated interior point, (2,2) with crowding (4-1)/4 + (3-0)/4 = 1.5 against
         // (1,3) with (2-0)/4 + (4-2)/4 = 1.0.
-        let members = vec![member([1.0, 3.0]), member([3.0, 3.0]), member([0.0, 4.0]), member([2.0, 2.0]), member([4.0, 0.0])];
-        let survivors = select_survivors(members, 3);
-        let objectives: Vec<Vec<f64>> = survivors.iter().map(|m| m.evaluation.objectives.clone()).collect();
-        assert_eq!(objectives, vec![vec![0.0, 4.0], vec![4.0, 0.0], vec![2.0, 2.0]]);
+        let archive = vec![
+            candidate(0, [9.0, 9.0]),
+            candidate(1, [1.0, 3.0]),
+            candidate(2, [3.0, 3.0]),
+            candidate(3, [0.0, 4.0]),
+            candidate(4, [2.0, 2.0]),
+            candidate(5, [4.0, 0.0]),
+        ];
+        assert_eq!(select_survivors(&archive, &[1, 2, 3, 4, 5], 3), vec![3, 5, 4]);
     }
 }

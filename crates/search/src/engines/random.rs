@@ -2,9 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engines::fill_with_random_novel;
+use crate::engines::NovelBatch;
 use crate::error::{Result, SearchError};
-use crate::hash::GenomeSet;
 use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
 use crate::objective::Objective;
 
@@ -32,12 +31,12 @@ impl<O: Objective + ?Sized> Engine<O> for RandomSearch {
             });
         }
         let target = self.batch_size.min(problem.remaining_evaluations());
-        let mut batch = Vec::with_capacity(target);
-        fill_with_random_novel(problem, &mut batch, &mut GenomeSet::default(), target);
+        let mut batch = NovelBatch::with_capacity(target);
+        batch.fill_with_random(problem, target);
         if batch.is_empty() {
             return Ok(((), StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
-        problem.evaluate_batch(&batch)?;
+        problem.evaluate_batch(batch.into_genomes())?;
         Ok(((), StepStatus::Continue))
     }
 
