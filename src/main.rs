@@ -29,6 +29,8 @@ enum Command {
     Evaluate(cmd::evaluate::Args),
     /// Train a model (or the bundled demo models) on Fashion-MNIST.
     Train(cmd::train::Args),
+    /// Apply a compression plan and write the compressed model.
+    Apply(cmd::apply::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +49,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => cmd::profile::run(&args),
         Command::Evaluate(args) => cmd::evaluate::run(&args),
         Command::Train(args) => cmd::train::run(&args),
+        Command::Apply(args) => cmd::apply::run(&args),
     }
 }

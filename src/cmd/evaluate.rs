@@ -22,11 +22,20 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Run quantized Linear layers of a compressed model on candle's quantized matmul kernels
+    /// instead of dequantized f32 weights.
+    #[arg(long)]
+    candle_kernels: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let model = super::load_model(&args.model)?;
+    let kernels = if args.candle_kernels {
+        sculpt_compress::Kernels::Candle
+    } else {
+        sculpt_compress::Kernels::Dequantized
+    };
+    let model = super::load_model_with(&args.model, kernels)?;
     let data_name = match &args.data {
         Some(d) => d.clone(),
         None => default_data(&model)?,
@@ -63,7 +72,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The bundled evaluation set fits 28×28 single-channel classifiers; other models need `--data`.
-fn default_data(model: &sculpt_model::Model) -> anyhow::Result<String> {
+pub(crate) fn default_data(model: &sculpt_model::Model) -> anyhow::Result<String> {
     let fits = matches!(model.graph.task(), Task::Classification { classes: 10 })
         && matches!(
             model.graph.inputs().first().map(|i| &i.kind),

@@ -341,7 +341,7 @@ impl Graph {
 
     /// Runs the graph on a batch with options (training mode, captured activations).
     pub fn forward_with(&self, batch: &Batch, options: &ForwardOptions) -> Result<Forward> {
-        let input_values = self.bind_inputs(batch)?;
+        let input_values = self.prepare_inputs(batch)?;
         let Some((_, primary)) = self.outputs.first() else {
             return Err(Error::Graph { msg: "the graph has no output".into() });
         };
@@ -428,8 +428,9 @@ impl Graph {
         Ok(Forward { output, captured, batch_stats: stats })
     }
 
-    /// Turns a batch into one tensor per graph input, checking shapes and normalising images.
-    fn bind_inputs(&self, batch: &Batch) -> Result<Vec<Tensor>> {
+    /// Turns a batch into one tensor per graph input, checking shapes and normalising images
+    /// (what the first layers read).
+    pub fn prepare_inputs(&self, batch: &Batch) -> Result<Vec<Tensor>> {
         let device = Device::Cpu;
         let mut out = Vec::with_capacity(self.inputs.len());
         for spec in &self.inputs {

@@ -23,6 +23,7 @@ mod graph;
 mod im2col;
 mod ops;
 mod profile;
+mod serial;
 mod spec;
 mod tokenizer;
 mod train;
@@ -35,10 +36,11 @@ pub use graph::{
     Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
 };
 pub use ops::{
-    Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, LayerKind, LayerNorm, Linear,
+    Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, FakeQuant, LayerKind, LayerNorm, Linear,
     NamedWeight, Op, Pool2d,
 };
 pub use profile::{LayerProfile, ModelProfile, ProfileTotal, profile};
+pub use serial::{GRAPH_METADATA_KEY, graph_from_json, graph_to_json, layer_kind_names};
 pub use spec::{
     Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_model,
     load_safetensors_with_spec, read_bert_config, spec_metadata,

@@ -11,6 +11,9 @@ pub struct Linear {
     pub weight: Tensor,
     /// `[out_features]`.
     pub bias: Option<Tensor>,
+    /// When set, the forward pass runs candle's quantized matmul on these blocks instead of the
+    /// dense weight (which then holds the dequantized values, for shapes and inspection).
+    pub kernel: Option<candle_core::quantized::QMatMul>,
 }
 
 impl Linear {
@@ -24,7 +27,19 @@ impl Linear {
         self.weight.dims()[0]
     }
 
+    /// A dense layer.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear { weight, bias, kernel: None }
+    }
+
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(kernel) = &self.kernel {
+            let ys = candle_core::Module::forward(kernel, &xs.contiguous()?)?;
+            return match &self.bias {
+                Some(b) => ys.broadcast_add(b),
+                None => Ok(ys),
+            };
+        }
         let w_t = self.weight.t()?;
         let ys = match xs.rank() {
             2 => xs.matmul(&w_t)?,
@@ -361,6 +376,35 @@ fn adaptive_avg_pool(xs: &Tensor, (oh, ow): (usize, usize)) -> candle_core::Resu
     Tensor::cat(&rows, 2)
 }
 
+/// Fake quantization of an activation: values are rounded to a `bits`-bit integer grid with
+/// `scale` and `zero_point` and mapped back to floats, `x' = (clamp(round(x / s) + z) − z) · s`.
+/// In training mode the gradient passes straight through (the straight-through estimator).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FakeQuant {
+    /// Step between grid values.
+    pub scale: f32,
+    /// The integer that represents 0.0.
+    pub zero_point: f32,
+    /// Smallest integer of the grid.
+    pub q_min: f32,
+    /// Largest integer of the grid.
+    pub q_max: f32,
+}
+
+impl FakeQuant {
+    fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let q = (xs / self.scale as f64)?.round()?;
+        let q = (q + self.zero_point as f64)?.clamp(self.q_min, self.q_max)?;
+        let deq = ((q - self.zero_point as f64)? * self.scale as f64)?;
+        if train {
+            // x + (fq(x) − x) without gradient through the rounding.
+            xs + (deq - xs)?.detach()
+        } else {
+            Ok(deq)
+        }
+    }
+}
+
 /// What a node computes.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -410,6 +454,8 @@ pub enum Op {
         /// The token position.
         index: usize,
     },
+    /// See [`FakeQuant`].
+    FakeQuant(FakeQuant),
 }
 
 /// The kind of a node, without its weights; used for display, filtering and cost models.
@@ -456,6 +502,8 @@ pub enum LayerKind {
     L2Normalize,
     /// [`Op::SelectToken`].
     SelectToken,
+    /// [`Op::FakeQuant`].
+    FakeQuant,
 }
 
 impl LayerKind {
@@ -482,6 +530,7 @@ impl LayerKind {
             LayerKind::MeanPool => "mean_pool",
             LayerKind::L2Normalize => "l2_normalize",
             LayerKind::SelectToken => "select_token",
+            LayerKind::FakeQuant => "fake_quant",
         }
     }
 }
@@ -539,6 +588,7 @@ impl Op {
             Op::MeanPool => LayerKind::MeanPool,
             Op::L2Normalize => LayerKind::L2Normalize,
             Op::SelectToken { .. } => LayerKind::SelectToken,
+            Op::FakeQuant(_) => LayerKind::FakeQuant,
         }
     }
 
@@ -694,9 +744,13 @@ impl Op {
                 }
                 Ok(vec![first[0], first[1], inputs[2][2]])
             }
-            Op::Relu | Op::Relu6 | Op::Gelu | Op::Tanh | Op::Softmax | Op::L2Normalize => {
-                Ok(first.to_vec())
-            }
+            Op::Relu
+            | Op::Relu6
+            | Op::Gelu
+            | Op::Tanh
+            | Op::Softmax
+            | Op::L2Normalize
+            | Op::FakeQuant(_) => Ok(first.to_vec()),
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 want_rank(4)?;
                 let (oh, ow) = p
@@ -823,6 +877,7 @@ impl Op {
                 x.broadcast_div(&norm)
             }
             Op::SelectToken { index } => x.narrow(1, *index, 1)?.squeeze(1),
+            Op::FakeQuant(fq) => fq.forward(x, train),
         }
     }
 }
@@ -870,10 +925,10 @@ mod tests {
     fn linear_matches_hand_computation() {
         // W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -1, 0], x = [1, -1]:
         // y = [1-2+0.5, 3-4-1, 5-6+0] = [-0.5, -2, -1].
-        let op = Op::Linear(Linear {
-            weight: t(&[1., 2., 3., 4., 5., 6.], &[3, 2]),
-            bias: Some(t(&[0.5, -1., 0.], &[3])),
-        });
+        let op = Op::Linear(Linear::new(
+            t(&[1., 2., 3., 4., 5., 6.], &[3, 2]),
+            Some(t(&[0.5, -1., 0.], &[3])),
+        ));
         close(&run(&op, &[&t(&[1., -1.], &[1, 2])]), &[-0.5, -2., -1.]);
         // Rank 3 input, two tokens.
         close(&run(&op, &[&t(&[1., -1., 0., 1.], &[1, 2, 2])]), &[-0.5, -2., -1., 2.5, 3., 6.]);
@@ -979,6 +1034,14 @@ mod tests {
     }
 
     #[test]
+    fn fake_quant_rounds_to_the_grid_and_clamps() {
+        // Unsigned 8-bit with scale 0.1 and zero point 10: -1.0 → 0, 0.26 → 13 → 0.3,
+        // 30 → 255 (clamped) → 24.5.
+        let fq = Op::FakeQuant(FakeQuant { scale: 0.1, zero_point: 10., q_min: 0., q_max: 255. });
+        close(&run(&fq, &[&t(&[-1.0, 0.26, 30.0, -2.0], &[1, 4])]), &[-1.0, 0.3, 24.5, -1.0]);
+    }
+
+    #[test]
     fn masked_mean_pool_ignores_padding() {
         let x = t(&[1., 2., 3., 4., 100., 100.], &[1, 3, 2]);
         let mask = t(&[1., 1., 0.], &[1, 3]);
@@ -1004,7 +1067,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_was_expected() {
-        let op = Op::Linear(Linear { weight: t(&[0.; 6], &[3, 2]), bias: None });
+        let op = Op::Linear(Linear::new(t(&[0.; 6], &[3, 2]), None));
         assert_eq!(op.output_shape(&[&[1, 5]]).unwrap_err(), "expected input [.., 2], got [1, 5]");
         let op = Op::Add;
         assert!(op.output_shape(&[&[1, 2], &[1, 3]]).unwrap_err().contains("cannot add"));

@@ -203,6 +203,16 @@ pub fn load_model(name: &str) -> Result<Model> {
 
 /// Builds a model from a safetensors file whose metadata holds a spec.
 pub fn load_safetensors_with_spec(file: SafetensorsFile, origin: &str) -> Result<Model> {
+    if let Some(json) = file.metadata.get(crate::serial::GRAPH_METADATA_KEY) {
+        // A rewritten graph (written by `sculpt apply`) stores its structure instead of a spec.
+        let graph = crate::serial::graph_from_json(json, &file.tensors, &file.path)?;
+        let spec = match file.metadata.get(SPEC_METADATA_KEY) {
+            Some(text) => sculpt_yaml::from_str(text, &file.path.join(SPEC_METADATA_KEY))?,
+            None => ModelSpec::new(Arch::Mlp),
+        };
+        let name = file.metadata.get("sculpt.name").cloned().unwrap_or_else(|| origin.to_string());
+        return Ok(Model { name, graph, tokenizer: None, spec, origin: origin.to_string() });
+    }
     let Some(text) = file.metadata.get(SPEC_METADATA_KEY).cloned() else {
         return Err(Error::invalid(
             &file.path,

@@ -34,6 +34,16 @@ impl Tokenizer {
         Ok(Tokenizer { inner, path: path.to_path_buf() })
     }
 
+    /// Loads a tokenizer from the text of a `tokenizer.json`; `origin` names it in messages.
+    pub fn from_json(text: &str, origin: &Path) -> Result<Tokenizer> {
+        let mut inner = tokenizers::Tokenizer::from_bytes(text.as_bytes())
+            .map_err(|e| Error::Tokenizer { path: origin.to_path_buf(), msg: e.to_string() })?;
+        let mut padding = inner.get_padding().cloned().unwrap_or_else(PaddingParams::default);
+        padding.strategy = PaddingStrategy::BatchLongest;
+        inner.with_padding(Some(padding));
+        Ok(Tokenizer { inner, path: origin.to_path_buf() })
+    }
+
     /// Where the tokenizer came from.
     pub fn path(&self) -> &Path {
         &self.path

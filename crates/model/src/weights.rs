@@ -263,7 +263,7 @@ impl WeightSource {
         } else {
             None
         };
-        Ok(Linear { weight, bias })
+        Ok(Linear::new(weight, bias))
     }
 
     /// A Conv2d layer `name` with square kernel, stride and padding.

@@ -28,7 +28,9 @@ fn sorting(c: &mut Criterion) {
         });
     }
     let set = points(10_000, 2, 2);
-    group.bench_function("pareto_front_only/2obj/10000", |b| b.iter(|| pareto_front(black_box(&set))));
+    group.bench_function("pareto_front_only/2obj/10000", |b| {
+        b.iter(|| pareto_front(black_box(&set)))
+    });
     group.finish();
 }
 
@@ -38,9 +40,11 @@ fn hypervolumes(c: &mut Criterion) {
         let set = points(n, m, 3);
         let front: Vec<Vec<f64>> = pareto_front(&set).into_iter().map(|i| set[i].clone()).collect();
         let reference = ReferencePoint::new(vec![2.0; m]).unwrap();
-        group.bench_with_input(BenchmarkId::new(format!("{m}obj"), format!("{n}pts_front{}", front.len())), &front, |b, front| {
-            b.iter(|| hypervolume(black_box(front), &reference).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new(format!("{m}obj"), format!("{n}pts_front{}", front.len())),
+            &front,
+            |b, front| b.iter(|| hypervolume(black_box(front), &reference).unwrap()),
+        );
     }
     group.finish();
 }

@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use sculpt_search::{
-    AdditiveObjective, AdditiveProblem, BayesianSearch, Engine, ExactConfig, Executor, ExecutorConfig,
-    HypervolumeIndicator, Mutation, Nsga2, ObjectiveBounds, RandomSearch, SearchError, exact_pareto_front,
+    AdditiveObjective, AdditiveProblem, BayesianSearch, Engine, ExactConfig, Executor,
+    ExecutorConfig, HypervolumeIndicator, Mutation, Nsga2, ObjectiveBounds, RandomSearch,
+    SearchError, exact_pareto_front,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,10 @@ struct RunOutput {
     seed: u64,
     evaluations: usize,
     seconds: f64,
+    /// CPU time of the run: for sculpt the main thread's (Linux `schedstat`; rayon workers
+    /// are not counted, which only matters for `bayes`), for Python `time.process_time()`.
+    #[serde(default)]
+    cpu_seconds: Option<f64>,
     /// Objective vectors of the final non-dominated set.
     front: Vec<Vec<f64>>,
 }
@@ -51,27 +56,26 @@ fn run(args: &[String]) -> Result<(), String> {
     match args.as_slice() {
         ["generate", "--seed", seed, "--layers", layers] => {
             let problem = support::synthetic_mobilenet_problem(parse(seed)?, parse(layers)?);
-            println!("{}", serde_json::to_string_pretty(&problem).map_err(|e| e.to_string())?);
-            Ok(())
+            emit(&serde_json::to_string_pretty(&problem).map_err(|e| e.to_string())?)
         }
         ["exact", path] => {
             let objective = load(path)?;
             let start = Instant::now();
-            let front = exact_pareto_front(&objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
+            let front = exact_pareto_front(&objective, &ExactConfig::default())
+                .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
             let output = serde_json::json!({
                 "seconds": seconds,
                 "n_points": front.len(),
                 "front": front.iter().map(|p| &p.objectives).collect::<Vec<_>>(),
             });
-            println!("{output}");
-            Ok(())
+            emit(&output.to_string())
         }
         ["run", path, engine, budget, seed] => {
             let objective = load(path)?;
-            let output = run_engine(&objective, engine, parse(budget)?, parse(seed)?).map_err(|e| e.to_string())?;
-            println!("{}", serde_json::to_string(&output).map_err(|e| e.to_string())?);
-            Ok(())
+            let output = run_engine(&objective, engine, parse(budget)?, parse(seed)?)
+                .map_err(|e| e.to_string())?;
+            emit(&serde_json::to_string(&output).map_err(|e| e.to_string())?)
         }
         ["score", path, results @ ..] => score(&load(path)?, results),
         _ => Err("usage: see the doc comment at the top of examples/peer_problem.rs".to_owned()),
@@ -84,16 +88,26 @@ fn parse<T: std::str::FromStr>(text: &str) -> Result<T, String> {
 
 fn load(path: &str) -> Result<AdditiveObjective, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let problem: AdditiveProblem = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let problem: AdditiveProblem =
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
     AdditiveObjective::new(problem).map_err(|e| format!("{path}: {e}"))
 }
 
-fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: u64) -> Result<RunOutput, SearchError> {
+fn run_engine(
+    objective: &AdditiveObjective,
+    engine: &str,
+    budget: usize,
+    seed: u64,
+) -> Result<RunOutput, SearchError> {
     let start = Instant::now();
+    let cpu_start = thread_cpu_seconds();
     let result = match engine {
-        name if name == "nsga2" || name.starts_with("nsga2:") => {
-            execute(objective, nsga2_with_options(name.strip_prefix("nsga2").unwrap_or(""))?, budget, seed)?
-        }
+        name if name == "nsga2" || name.starts_with("nsga2:") => execute(
+            objective,
+            nsga2_with_options(name.strip_prefix("nsga2").unwrap_or(""))?,
+            budget,
+            seed,
+        )?,
         "nsga2-seeded" => {
             // The exact front's genomes seed the initial population (its time is included).
             let exact = exact_pareto_front(objective, &ExactConfig::default())?;
@@ -104,9 +118,18 @@ fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: 
             execute(objective, engine, budget, seed)?
         }
         "bayes" => execute(objective, BayesianSearch::default(), budget, seed)?,
+        "bayes:uniform=0" => execute(
+            objective,
+            BayesianSearch { seed_uniform_genomes: false, ..Default::default() },
+            budget,
+            seed,
+        )?,
         "random" => execute(objective, RandomSearch::default(), budget, seed)?,
         other => {
-            return Err(SearchError::InvalidConfig { parameter: "engine", reason: format!("{other:?} is unknown") });
+            return Err(SearchError::InvalidConfig {
+                parameter: "engine",
+                reason: format!("{other:?} is unknown"),
+            });
         }
     };
     Ok(RunOutput {
@@ -116,6 +139,7 @@ fn run_engine(objective: &AdditiveObjective, engine: &str, budget: usize, seed: 
         seed,
         evaluations: result.archive.len(),
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: thread_cpu_seconds().zip(cpu_start).map(|(end, start)| end - start),
         front: result.front.iter().map(|c| c.evaluation.objectives.clone()).collect(),
     })
 }
@@ -126,7 +150,10 @@ fn nsga2_with_options(options: &str) -> Result<Nsga2, SearchError> {
     let mut max_step = None;
     let mut neighbour_probability = None;
     for option in options.trim_start_matches(':').split(',').filter(|o| !o.is_empty()) {
-        let invalid = || SearchError::InvalidConfig { parameter: "engine option", reason: format!("{option:?} is not key=value") };
+        let invalid = || SearchError::InvalidConfig {
+            parameter: "engine option",
+            reason: format!("{option:?} is not key=value"),
+        };
         let (key, value) = option.split_once('=').ok_or_else(invalid)?;
         let number: f64 = value.parse().map_err(|_| invalid())?;
         match key {
@@ -142,7 +169,9 @@ fn nsga2_with_options(options: &str) -> Result<Nsga2, SearchError> {
     engine.mutation = match (max_step, neighbour_probability) {
         (None, _) => engine.mutation,
         (Some(max_step), None) => Mutation::Neighbour { max_step },
-        (Some(max_step), Some(neighbour_probability)) => Mutation::Mixed { max_step, neighbour_probability },
+        (Some(max_step), Some(neighbour_probability)) => {
+            Mutation::Mixed { max_step, neighbour_probability }
+        }
     };
     Ok(engine)
 }
@@ -153,37 +182,69 @@ fn execute<E: Engine<AdditiveObjective>>(
     budget: usize,
     seed: u64,
 ) -> Result<sculpt_search::SearchResult, SearchError> {
-    Executor::new(objective, objective.space().clone(), engine, ExecutorConfig::new(budget, seed))?.run()
+    Executor::new(objective, objective.space().clone(), engine, ExecutorConfig::new(budget, seed))?
+        .run()
 }
 
 /// Prints, per (tool, engine, budget), the mean and spread of hypervolume relative to the exact
 /// front and the wall time per evaluation, as JSON lines.
 fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> {
-    let exact = exact_pareto_front(objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
+    let exact =
+        exact_pareto_front(objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
     let exact_points: Vec<&[f64]> = exact.iter().map(|p| p.objectives.as_slice()).collect();
     // Normalise by the exact front's ideal and nadir; reference point 1.1 in every objective.
     let bounds = ObjectiveBounds::from_points(&exact_points).map_err(|e| e.to_string())?;
     let indicator = HypervolumeIndicator::normalized(bounds, 0.1).map_err(|e| e.to_string())?;
     let best = indicator.evaluate(&exact_points).map_err(|e| e.to_string())?.value;
-    let mut groups: BTreeMap<(String, String, usize), Vec<(f64, f64)>> = BTreeMap::new();
+    // (tool, engine, budget) -> per run (relative hypervolume, s/eval, CPU s/eval).
+    type Runs = Vec<(f64, f64, Option<f64>)>;
+    let mut groups: BTreeMap<(String, String, usize), Runs> = BTreeMap::new();
     for path in results {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let output: RunOutput = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         let hv = indicator.evaluate(&output.front).map_err(|e| e.to_string())?.value;
-        let per_evaluation = output.seconds / output.evaluations.max(1) as f64;
-        groups.entry((output.tool, output.engine, output.budget)).or_default().push((hv / best, per_evaluation));
+        let evaluations = output.evaluations.max(1) as f64;
+        let per_evaluation = output.seconds / evaluations;
+        let cpu_per_evaluation = output.cpu_seconds.map(|cpu| cpu / evaluations);
+        groups.entry((output.tool, output.engine, output.budget)).or_default().push((
+            hv / best,
+            per_evaluation,
+            cpu_per_evaluation,
+        ));
     }
     for ((tool, engine, budget), runs) in groups {
         let n = runs.len() as f64;
         let mean = runs.iter().map(|r| r.0).sum::<f64>() / n;
-        let sd = (runs.iter().map(|r| (r.0 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        let seconds = runs.iter().map(|r| r.1).sum::<f64>() / n;
+        let sd =
+            (runs.iter().map(|r| (r.0 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+        // Medians for times: a busy spell on a shared machine inflates single runs.
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied()
+        };
+        let seconds = median(runs.iter().map(|r| r.1).collect());
+        let cpu = median(runs.iter().filter_map(|r| r.2).collect());
         let line = serde_json::json!({
             "tool": tool, "engine": engine, "budget": budget, "runs": runs.len(),
             "relative_hypervolume_mean": mean, "relative_hypervolume_sd": sd,
             "seconds_per_evaluation": seconds,
+            "cpu_seconds_per_evaluation": cpu,
         });
-        println!("{line}");
+        emit(&line.to_string())?;
     }
     Ok(())
+}
+
+/// CPU time of the current thread in seconds, from Linux's `/proc/thread-self/schedstat`
+/// (nanosecond resolution); `None` elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanoseconds: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(nanoseconds * 1e-9)
+}
+
+/// Writes one line to stdout, turning a closed pipe into an error rather than a panic.
+fn emit(line: &str) -> Result<(), String> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|e| format!("writing to stdout: {e}"))
 }

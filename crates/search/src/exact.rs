@@ -51,7 +51,10 @@ pub struct ExactPoint {
 ///
 /// Errors with [`SearchError::NoFeasibleGenome`] when the constraints exclude every genome and
 /// with [`SearchError::ExactStateCapExceeded`] when the front of partial sums grows too large.
-pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -> Result<Vec<ExactPoint>> {
+pub fn exact_pareto_front(
+    objective: &AdditiveObjective,
+    config: &ExactConfig,
+) -> Result<Vec<ExactPoint>> {
     if config.max_states == 0 {
         return Err(SearchError::InvalidConfig {
             parameter: "max_states",
@@ -70,8 +73,10 @@ pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -
     for g in (0..n_genes).rev() {
         for j in 0..m {
             let values = (0..space.n_choices(g)).map(|c| objective.contribution(g, c)[j]);
-            remaining_min[g][j] = remaining_min[g + 1][j] + values.clone().fold(f64::INFINITY, f64::min);
-            remaining_abs[g][j] = remaining_abs[g + 1][j] + values.map(f64::abs).fold(0.0, f64::max);
+            remaining_min[g][j] =
+                remaining_min[g + 1][j] + values.clone().fold(f64::INFINITY, f64::min);
+            remaining_abs[g][j] =
+                remaining_abs[g + 1][j] + values.map(f64::abs).fold(0.0, f64::max);
         }
     }
     let hopeless = |values: &[f64], next_gene: usize| -> bool {
@@ -80,7 +85,8 @@ pub fn exact_pareto_front(objective: &AdditiveObjective, config: &ExactConfig) -
                 if next_gene == n_genes {
                     values[j] > bound
                 } else {
-                    let slack = 1e-9 * (1.0 + values[j].abs() + remaining_abs[next_gene][j] + bound.abs());
+                    let slack =
+                        1e-9 * (1.0 + values[j].abs() + remaining_abs[next_gene][j] + bound.abs());
                     values[j] + remaining_min[next_gene][j] > bound + slack
                 }
             })
@@ -279,7 +285,11 @@ fn non_dominated_general(values: &[f64], m: usize) -> Vec<usize> {
 }
 
 fn compare_lexicographic(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
-    a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.total_cmp(y))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// The exact dynamic programme as an [`Engine`]: its one step computes the front and then
@@ -295,7 +305,11 @@ pub struct ExactEngine {
 impl Engine<AdditiveObjective> for ExactEngine {
     type State = ();
 
-    fn step(&self, problem: &mut Problem<'_, AdditiveObjective>, _state: ()) -> Result<((), StepStatus)> {
+    fn step(
+        &self,
+        problem: &mut Problem<'_, AdditiveObjective>,
+        _state: (),
+    ) -> Result<((), StepStatus)> {
         let front = exact_pareto_front(problem.objective(), &self.config)?;
         let n = front.len().min(problem.remaining_evaluations());
         let genomes: Vec<Vec<usize>> = (0..n)
@@ -330,14 +344,21 @@ mod tests {
             objective_names: vec!["a".into(), "b".into()],
             base: vec![0.0, 0.0],
             genes: vec![
-                AdditiveGene { name: "x".into(), contributions: vec![vec![0.0, 2.0], vec![2.0, 1.0]] },
-                AdditiveGene { name: "y".into(), contributions: vec![vec![0.0, 2.0], vec![1.0, 0.0]] },
+                AdditiveGene {
+                    name: "x".into(),
+                    contributions: vec![vec![0.0, 2.0], vec![2.0, 1.0]],
+                },
+                AdditiveGene {
+                    name: "y".into(),
+                    contributions: vec![vec![0.0, 2.0], vec![1.0, 0.0]],
+                },
             ],
             upper_bounds: vec![],
         })
         .unwrap();
         let front = exact_pareto_front(&objective, &ExactConfig::default()).unwrap();
-        let got: Vec<(Vec<usize>, Vec<f64>)> = front.into_iter().map(|p| (p.genome, p.objectives)).collect();
+        let got: Vec<(Vec<usize>, Vec<f64>)> =
+            front.into_iter().map(|p| (p.genome, p.objectives)).collect();
         assert_eq!(
             got,
             vec![
@@ -356,7 +377,9 @@ mod tests {
             genes: (0..4)
                 .map(|g| AdditiveGene {
                     name: format!("g{g}"),
-                    contributions: (0..3).map(|c| vec![c as f64 * 3f64.powi(g), -(c as f64) * 3f64.powi(g)]).collect(),
+                    contributions: (0..3)
+                        .map(|c| vec![c as f64 * 3f64.powi(g), -(c as f64) * 3f64.powi(g)])
+                        .collect(),
                 })
                 .collect(),
             upper_bounds: vec![],
@@ -365,7 +388,10 @@ mod tests {
         // Every genome is on the front (a + b = 0), so 3^4 = 81 states at the end.
         assert_eq!(exact_pareto_front(&objective, &ExactConfig::default()).unwrap().len(), 81);
         let err = exact_pareto_front(&objective, &ExactConfig { max_states: 20 }).unwrap_err();
-        assert!(matches!(err, SearchError::ExactStateCapExceeded { gene_index: 2, states: 27, cap: 20 }));
+        assert!(matches!(
+            err,
+            SearchError::ExactStateCapExceeded { gene_index: 2, states: 27, cap: 20 }
+        ));
 
         let mut problem = objective.to_problem();
         problem.upper_bounds = vec![Some(-1.0), Some(-1.0)];

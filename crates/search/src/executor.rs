@@ -33,8 +33,11 @@ pub trait Engine<O: Objective + ?Sized> {
     type State: Serialize + DeserializeOwned + Default;
 
     /// Performs one step (e.g. one generation, one batch, one acquisition).
-    fn step(&self, problem: &mut Problem<'_, O>, state: Self::State)
-    -> Result<(Self::State, StepStatus)>;
+    fn step(
+        &self,
+        problem: &mut Problem<'_, O>,
+        state: Self::State,
+    ) -> Result<(Self::State, StepStatus)>;
 
     /// A short name, recorded in checkpoints.
     fn name(&self) -> &'static str {
@@ -236,7 +239,7 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
             objective,
             space,
             rng,
-            archive: Vec::new(),
+            archive: Vec::with_capacity(max_evaluations.min(1 << 16)),
             // Growing the index rehashes every entry; start big enough for typical budgets.
             index: GenomeIndex::with_capacity(max_evaluations.min(1 << 16)),
             max_evaluations,
@@ -245,7 +248,12 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     }
 
     /// A problem outside any executor, for benchmarks and tests of single engine steps.
-    pub fn standalone(objective: &'a O, space: &'a Space, seed: u64, max_evaluations: usize) -> Self {
+    pub fn standalone(
+        objective: &'a O,
+        space: &'a Space,
+        seed: u64,
+        max_evaluations: usize,
+    ) -> Self {
         Problem::new(objective, space, SearchRng::seed_from_u64(seed), max_evaluations)
     }
 
@@ -313,14 +321,22 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     /// [`Problem::remaining_evaluations`] is an error ([`SearchError::BudgetOverrun`]), as is
     /// a genome that does not fit the space.
     pub fn evaluate_batch(&mut self, genomes: Vec<Vec<usize>>) -> Result<Vec<usize>> {
+        let hashed = genomes.into_iter().map(|genome| (genome_hash(&genome), genome)).collect();
+        self.evaluate_hashed(hashed)
+    }
+
+    /// [`Problem::evaluate_batch`] for genomes whose [`genome_hash`] is already known.
+    pub(crate) fn evaluate_hashed(
+        &mut self,
+        genomes: Vec<(u64, Vec<usize>)>,
+    ) -> Result<Vec<usize>> {
         let first_new = self.archive.len();
-        // Each genome is hashed once; new genomes move into the archive without a copy.
+        // New genomes move into the archive without a copy.
         let mut positions: Vec<usize> = Vec::with_capacity(genomes.len());
-        let mut novel: Vec<(u64, Vec<usize>)> = Vec::new();
-        let mut novel_index = GenomeIndex::default();
-        for genome in genomes {
+        let mut novel: Vec<(u64, Vec<usize>)> = Vec::with_capacity(genomes.len());
+        let mut novel_index = GenomeIndex::with_capacity(genomes.len());
+        for (hash, genome) in genomes {
             self.space.check_genome(&genome)?;
-            let hash = genome_hash(&genome);
             if let Some(position) = self.find(hash, &genome) {
                 positions.push(position);
             } else if let Some(k) = novel_index.find(hash, &genome, |k| &novel[k].1) {
@@ -372,7 +388,11 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     }
 }
 
-fn check_evaluation(evaluation: &Evaluation, n_objectives: usize, evaluation_index: usize) -> Result<()> {
+fn check_evaluation(
+    evaluation: &Evaluation,
+    n_objectives: usize,
+    evaluation_index: usize,
+) -> Result<()> {
     let invalid = |reason: String| Err(SearchError::InvalidEvaluation { evaluation_index, reason });
     if evaluation.objectives.len() != n_objectives {
         return invalid(format!(
@@ -380,7 +400,8 @@ fn check_evaluation(evaluation: &Evaluation, n_objectives: usize, evaluation_ind
             evaluation.objectives.len()
         ));
     }
-    if let Some((j, value)) = evaluation.objectives.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+    if let Some((j, value)) = evaluation.objectives.iter().enumerate().find(|(_, v)| !v.is_finite())
+    {
         return invalid(format!("objective {j} is {value}"));
     }
     let violation = evaluation.constraint_violation;
@@ -437,13 +458,13 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
                 reason: "must be positive".to_owned(),
             });
         }
-        if let Some(checkpoint) = &config.checkpoint {
-            if checkpoint.every_evaluations == 0 {
-                return Err(SearchError::InvalidConfig {
-                    parameter: "checkpoint.every_evaluations",
-                    reason: "must be at least 1".to_owned(),
-                });
-            }
+        if let Some(checkpoint) = &config.checkpoint
+            && checkpoint.every_evaluations == 0
+        {
+            return Err(SearchError::InvalidConfig {
+                parameter: "checkpoint.every_evaluations",
+                reason: "must be at least 1".to_owned(),
+            });
         }
         if objective.n_objectives() == 0 {
             return Err(SearchError::InvalidConfig {
@@ -457,14 +478,14 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
                 .objective_bounds()
                 .and_then(|bounds| HypervolumeIndicator::normalized(bounds, 0.1).ok()),
         };
-        if let Some(indicator) = &indicator {
-            if indicator.n_objectives() != objective.n_objectives() {
-                return Err(SearchError::DimensionMismatch {
-                    what: "hypervolume indicator (against the objective)".to_owned(),
-                    expected: objective.n_objectives(),
-                    found: indicator.n_objectives(),
-                });
-            }
+        if let Some(indicator) = &indicator
+            && indicator.n_objectives() != objective.n_objectives()
+        {
+            return Err(SearchError::DimensionMismatch {
+                what: "hypervolume indicator (against the objective)".to_owned(),
+                expected: objective.n_objectives(),
+                found: indicator.n_objectives(),
+            });
         }
         Ok(Executor { objective, space, engine, config, indicator, observers: Vec::new() })
     }
@@ -493,7 +514,8 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
     /// configuration, space, seed and objective). The budgets are those of this executor's
     /// configuration, so a resumed run may also be given a larger budget.
     pub fn resume(self, checkpoint_path: &Path) -> Result<SearchResult> {
-        let io_error = |source| SearchError::CheckpointIo { path: checkpoint_path.to_owned(), source };
+        let io_error =
+            |source| SearchError::CheckpointIo { path: checkpoint_path.to_owned(), source };
         let text = std::fs::read_to_string(checkpoint_path).map_err(io_error)?;
         let format_error =
             |source| SearchError::CheckpointFormat { path: checkpoint_path.to_owned(), source };
@@ -501,7 +523,9 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         // checkpoint of another engine gives a mismatch error rather than a format error.
         let checkpoint: Checkpoint<serde_json::Value> =
             serde_json::from_str(&text).map_err(format_error)?;
-        let mismatch = |field| Err(SearchError::CheckpointMismatch { path: checkpoint_path.to_owned(), field });
+        let mismatch = |field| {
+            Err(SearchError::CheckpointMismatch { path: checkpoint_path.to_owned(), field })
+        };
         if checkpoint.format_version != CHECKPOINT_FORMAT_VERSION {
             return mismatch("format version");
         }
@@ -534,7 +558,8 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
     fn run_from(mut self, start: Resumed<E::State>) -> Result<SearchResult> {
         let clock = Instant::now();
         let elapsed = |clock: &Instant| start.elapsed_before + clock.elapsed().as_secs_f64();
-        let mut problem = Problem::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
+        let mut problem =
+            Problem::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
         for (position, candidate) in start.archive.iter().enumerate() {
             self.space.check_genome(&candidate.genome)?;
             if candidate.index != position {
@@ -549,7 +574,8 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         problem.step = start.steps;
         let mut history = start.history;
         let mut state = start.engine_state;
-        let (mut front, mut front_feasible) = best_front_of(&problem.archive, (0..problem.archive.len()).collect());
+        let (mut front, mut front_feasible) =
+            best_front_of(&problem.archive, (0..problem.archive.len()).collect());
         let mut last_checkpoint = problem.evaluations();
         let mut idle_steps = 0;
 
@@ -600,11 +626,17 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
             if idle_steps >= MAX_IDLE_STEPS {
                 break TerminationReason::Stalled;
             }
-            if let Some(checkpoint) = &self.config.checkpoint {
-                if problem.evaluations() - last_checkpoint >= checkpoint.every_evaluations {
-                    self.write_checkpoint(&checkpoint.path, &problem, &history, &state, elapsed(&clock))?;
-                    last_checkpoint = problem.evaluations();
-                }
+            if let Some(checkpoint) = &self.config.checkpoint
+                && problem.evaluations() - last_checkpoint >= checkpoint.every_evaluations
+            {
+                self.write_checkpoint(
+                    &checkpoint.path,
+                    &problem,
+                    &history,
+                    &state,
+                    elapsed(&clock),
+                )?;
+                last_checkpoint = problem.evaluations();
             }
         };
         if let Some(checkpoint) = &self.config.checkpoint {
@@ -614,7 +646,9 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         let mut front_candidates: Vec<EvaluatedCandidate> =
             front.iter().map(|&i| problem.archive[i].clone()).collect();
         front_candidates.sort_by(|a, b| {
-            a.evaluation.objectives[0].total_cmp(&b.evaluation.objectives[0]).then(a.index.cmp(&b.index))
+            a.evaluation.objectives[0]
+                .total_cmp(&b.evaluation.objectives[0])
+                .then(a.index.cmp(&b.index))
         });
         let result = SearchResult {
             front: front_candidates,
@@ -632,7 +666,11 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         Ok(result)
     }
 
-    fn budget_reason(&self, problem: &Problem<'_, O>, elapsed_seconds: f64) -> Option<TerminationReason> {
+    fn budget_reason(
+        &self,
+        problem: &Problem<'_, O>,
+        elapsed_seconds: f64,
+    ) -> Option<TerminationReason> {
         if self.config.stop_flag.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst)) {
             return Some(TerminationReason::Interrupted);
         }
@@ -701,7 +739,8 @@ struct Resumed<S> {
 }
 
 fn best_front_of(archive: &[EvaluatedCandidate], candidates: Vec<usize>) -> (Vec<usize>, bool) {
-    let evaluations: Vec<&Evaluation> = candidates.iter().map(|&i| &archive[i].evaluation).collect();
+    let evaluations: Vec<&Evaluation> =
+        candidates.iter().map(|&i| &archive[i].evaluation).collect();
     let (front, feasible) = best_front(&evaluations);
     (front.into_iter().map(|k| candidates[k]).collect(), feasible)
 }

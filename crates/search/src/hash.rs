@@ -62,7 +62,6 @@ impl Hasher for GenomeHasher {
     }
 }
 
-
 /// Hashes a genome with [`GenomeHasher`].
 pub(crate) fn genome_hash(genome: &[usize]) -> u64 {
     use std::hash::Hash;

@@ -92,14 +92,18 @@ impl ObjectiveBounds {
     /// Maps `point` to `(value - lower) / (upper - lower)` per objective; an objective with zero
     /// range is only shifted.
     pub fn normalize(&self, point: &[f64]) -> Vec<f64> {
-        point
-            .iter()
-            .zip(self.lower.iter().zip(&self.upper))
-            .map(|(&value, (&low, &high))| {
+        let mut out = Vec::with_capacity(point.len());
+        self.normalize_into(point, &mut out);
+        out
+    }
+
+    fn normalize_into(&self, point: &[f64], out: &mut Vec<f64>) {
+        out.extend(point.iter().zip(self.lower.iter().zip(&self.upper)).map(
+            |(&value, (&low, &high))| {
                 let range = high - low;
                 if range > 0.0 { (value - low) / range } else { value - low }
-            })
-            .collect()
+            },
+        ));
     }
 }
 
@@ -111,7 +115,10 @@ impl ReferencePoint {
     /// An explicit reference point; every coordinate must be finite.
     pub fn new(coordinates: Vec<f64>) -> Result<Self> {
         if let Some((j, &value)) = coordinates.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(SearchError::NonFinite { what: format!("reference point coordinate {j}"), value });
+            return Err(SearchError::NonFinite {
+                what: format!("reference point coordinate {j}"),
+                value,
+            });
         }
         Ok(ReferencePoint(coordinates))
     }
@@ -144,7 +151,10 @@ pub const MONTE_CARLO_SAMPLES: usize = 100_000;
 /// Hypervolume of `points` against `reference`: exact for up to three objectives, otherwise a
 /// Monte Carlo estimate with [`MONTE_CARLO_SAMPLES`] samples and a fixed seed (so it is
 /// deterministic), whose standard error is returned.
-pub fn hypervolume<P: AsRef<[f64]>>(points: &[P], reference: &ReferencePoint) -> Result<Hypervolume> {
+pub fn hypervolume<P: AsRef<[f64]>>(
+    points: &[P],
+    reference: &ReferencePoint,
+) -> Result<Hypervolume> {
     let reference = reference.coordinates();
     for point in points {
         if point.as_ref().len() != reference.len() {
@@ -161,7 +171,9 @@ pub fn hypervolume<P: AsRef<[f64]>>(points: &[P], reference: &ReferencePoint) ->
     let exact = |value| Ok(Hypervolume { value, standard_error: 0.0 });
     match reference.len() {
         0 => exact(0.0),
-        1 => exact(points.iter().map(|p| (reference[0] - p.as_ref()[0]).max(0.0)).fold(0.0, f64::max)),
+        1 => exact(
+            points.iter().map(|p| (reference[0] - p.as_ref()[0]).max(0.0)).fold(0.0, f64::max),
+        ),
         2 => exact(hypervolume_2d(points, reference)),
         3 => exact(hypervolume_3d(points, reference)),
         _ => Ok(hypervolume_monte_carlo(points, reference, MONTE_CARLO_SAMPLES, 0x5eed)),
@@ -331,8 +343,20 @@ impl HypervolumeIndicator {
         match self {
             HypervolumeIndicator::Raw { reference } => hypervolume(points, reference),
             HypervolumeIndicator::Normalized { bounds, margin } => {
-                let normalized: Vec<Vec<f64>> =
-                    points.iter().map(|p| bounds.normalize(p.as_ref())).collect();
+                // One flat buffer rather than one vector per point: this runs after every step.
+                let m = bounds.lower().len();
+                let mut flat = Vec::with_capacity(points.len() * m);
+                for point in points {
+                    if point.as_ref().len() != m {
+                        return Err(SearchError::DimensionMismatch {
+                            what: "point (against the normalisation bounds)".to_owned(),
+                            expected: m,
+                            found: point.as_ref().len(),
+                        });
+                    }
+                    bounds.normalize_into(point.as_ref(), &mut flat);
+                }
+                let normalized: Vec<&[f64]> = flat.chunks_exact(m.max(1)).collect();
                 let reference = ReferencePoint(vec![1.0 + margin; bounds.lower().len()]);
                 hypervolume(&normalized, &reference)
             }
@@ -347,7 +371,11 @@ mod tests {
     fn check(points: &[&[f64]], reference: &[f64], expected: f64) {
         let reference = ReferencePoint::new(reference.to_vec()).unwrap();
         let got = hypervolume(points, &reference).unwrap();
-        assert!((got.value - expected).abs() < 1e-12, "{points:?}: got {}, want {expected}", got.value);
+        assert!(
+            (got.value - expected).abs() < 1e-12,
+            "{points:?}: got {}, want {expected}",
+            got.value
+        );
         assert_eq!(got.standard_error, 0.0);
     }
 

@@ -67,6 +67,7 @@ mod space;
 
 pub use engines::bayes::{BayesState, BayesianSearch};
 pub use engines::exhaustive::{ExhaustiveSearch, ExhaustiveState};
+pub use engines::gp::SurrogateKernel;
 pub use engines::nsga2::{Mutation, Nsga2, Nsga2State};
 pub use engines::random::RandomSearch;
 pub use error::{Result, SearchError};

@@ -105,6 +105,8 @@ pub struct AdditiveObjective {
     /// Row `offsets[g] + choice` of a row-major `n_rows x n_objectives` matrix.
     contributions: Vec<f64>,
     offsets: Vec<usize>,
+    /// `offsets[g] + n_choices(g)`: one past gene `g`'s last row.
+    row_ends: Vec<usize>,
     upper_bounds: Vec<Option<f64>>,
 }
 
@@ -153,7 +155,11 @@ impl AdditiveObjective {
                 )?;
                 for (j, &value) in values.iter().enumerate() {
                     check_finite(
-                        || format!("contribution of gene {gene_index}, choice {choice} to objective {j}"),
+                        || {
+                            format!(
+                                "contribution of gene {gene_index}, choice {choice} to objective {j}"
+                            )
+                        },
                         value,
                     )?;
                 }
@@ -161,12 +167,14 @@ impl AdditiveObjective {
                 row += 1;
             }
         }
+        let row_ends = offsets.iter().enumerate().map(|(g, &o)| o + space.n_choices(g)).collect();
         Ok(AdditiveObjective {
             space,
             objective_names: problem.objective_names,
             base: problem.base,
             contributions,
             offsets,
+            row_ends,
             upper_bounds,
         })
     }
@@ -204,7 +212,16 @@ impl AdditiveObjective {
 
     /// Evaluates a genome after checking it against the space.
     pub fn try_evaluate(&self, genome: &[usize]) -> Result<Evaluation> {
-        self.space.check_genome(genome)?;
+        // A cheap range check first (it runs for every evaluation); the space's check builds
+        // the detailed error.
+        let in_range = genome.len() == self.offsets.len()
+            && genome
+                .iter()
+                .zip(self.offsets.iter().zip(&self.row_ends))
+                .all(|(&c, (&o, &e))| o + c < e);
+        if !in_range {
+            self.space.check_genome(genome)?;
+        }
         let objectives = self.objective_values_unchecked(genome);
         let constraint_violation = self.constraint_violation(&objectives);
         Ok(Evaluation { objectives, constraint_violation })
@@ -214,11 +231,11 @@ impl AdditiveObjective {
     pub fn constraint_violation(&self, objectives: &[f64]) -> f64 {
         let mut violation = 0.0;
         for (&value, bound) in objectives.iter().zip(&self.upper_bounds) {
-            if let Some(bound) = *bound {
-                if value > bound {
-                    let scale = if bound == 0.0 { 1.0 } else { bound.abs() };
-                    violation += (value - bound) / scale;
-                }
+            if let Some(bound) = *bound
+                && value > bound
+            {
+                let scale = if bound == 0.0 { 1.0 } else { bound.abs() };
+                violation += (value - bound) / scale;
             }
         }
         violation
@@ -243,6 +260,16 @@ impl AdditiveObjective {
 
     fn objective_values_unchecked(&self, genome: &[usize]) -> Vec<f64> {
         let m = self.base.len();
+        if m == 2 {
+            // The common case, without the inner loop; same additions in the same order.
+            let (mut first, mut second) = (self.base[0], self.base[1]);
+            for (&offset, &choice) in self.offsets.iter().zip(genome) {
+                let row = (offset + choice) * 2;
+                first += self.contributions[row];
+                second += self.contributions[row + 1];
+            }
+            return vec![first, second];
+        }
         let mut values = self.base.clone();
         for (&offset, &choice) in self.offsets.iter().zip(genome) {
             let row = (offset + choice) * m;
@@ -318,7 +345,10 @@ mod tests {
                     name: "conv1".into(),
                     contributions: vec![vec![0.0, 5.0], vec![0.5, 2.0], vec![-0.25, 4.0]],
                 },
-                AdditiveGene { name: "fc".into(), contributions: vec![vec![0.0, 3.0], vec![1.0, 1.0]] },
+                AdditiveGene {
+                    name: "fc".into(),
+                    contributions: vec![vec![0.0, 3.0], vec![1.0, 1.0]],
+                },
             ],
             upper_bounds: vec![None, Some(15.0)],
         }

@@ -81,8 +81,7 @@ pub fn non_dominated_sort<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
 /// do not decrease from one front to the next, so the first such front is found by binary
 /// search.
 fn non_dominated_sort_2d<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by(|&a, &b| lexicographic(points[a].as_ref(), points[b].as_ref()).then(a.cmp(&b)));
+    let order: Vec<usize> = sorted_pairs(points).into_iter().map(|(_, _, i)| i).collect();
     let mut fronts: Vec<Vec<usize>> = Vec::new();
     let mut lowest_second: Vec<f64> = Vec::new();
     let mut previous: Option<(usize, usize)> = None;
@@ -113,7 +112,8 @@ fn non_dominated_sort_2d<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
 /// violation level of the infeasible ones forms one front, least violating first.
 pub fn constrained_non_dominated_sort<E: Borrow<Evaluation>>(evaluations: &[E]) -> Vec<Vec<usize>> {
     let evaluations: Vec<&Evaluation> = evaluations.iter().map(Borrow::borrow).collect();
-    let feasible: Vec<usize> = (0..evaluations.len()).filter(|&i| evaluations[i].is_feasible()).collect();
+    let feasible: Vec<usize> =
+        (0..evaluations.len()).filter(|&i| evaluations[i].is_feasible()).collect();
     let feasible_points: Vec<&[f64]> =
         feasible.iter().map(|&i| evaluations[i].objectives.as_slice()).collect();
     let mut fronts: Vec<Vec<usize>> = non_dominated_sort(&feasible_points)
@@ -141,22 +141,24 @@ pub fn constrained_non_dominated_sort<E: Borrow<Evaluation>>(evaluations: &[E]) 
 /// Runs in `O(n log n + n * f)` for a front of size `f`, much faster than a full sort when only
 /// the first front is wanted. Identical non-dominated points are all kept.
 pub fn pareto_front<P: AsRef<[f64]>>(points: &[P]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by(|&a, &b| lexicographic(points[a].as_ref(), points[b].as_ref()).then(a.cmp(&b)));
     let mut kept: Vec<usize> = Vec::new();
     if points.iter().all(|p| p.as_ref().len() == 2) {
         // In two objectives an earlier point dominates a later one exactly when its second
         // objective is not larger (identical points aside): one sweep suffices.
         let mut lowest_second = f64::INFINITY;
-        for &i in &order {
-            let point = points[i].as_ref();
-            let identical_to_last = kept.last().is_some_and(|&k| points[k].as_ref() == point);
-            if point[1] < lowest_second || identical_to_last {
-                lowest_second = lowest_second.min(point[1]);
+        let mut last: Option<(f64, f64)> = None;
+        for (first, second, i) in sorted_pairs(points) {
+            if second < lowest_second || last == Some((first, second)) {
+                lowest_second = lowest_second.min(second);
                 kept.push(i);
+                last = Some((first, second));
             }
         }
     } else {
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_by(|&a, &b| {
+            lexicographic(points[a].as_ref(), points[b].as_ref()).then(a.cmp(&b))
+        });
         // A point can only be dominated by a point that precedes it lexicographically, and
         // dominance is transitive, so checking against the kept points is enough.
         for &i in &order {
@@ -181,10 +183,8 @@ pub fn best_front<E: Borrow<Evaluation>>(evaluations: &[E]) -> (Vec<usize>, bool
     let candidates: Vec<usize> = if any_feasible || evaluations.is_empty() {
         (0..evaluations.len()).filter(|&i| evaluations[i].is_feasible()).collect()
     } else {
-        let least = evaluations
-            .iter()
-            .map(|e| e.constraint_violation)
-            .fold(f64::INFINITY, f64::min);
+        let least =
+            evaluations.iter().map(|e| e.constraint_violation).fold(f64::INFINITY, f64::min);
         (0..evaluations.len()).filter(|&i| evaluations[i].constraint_violation == least).collect()
     };
     let points: Vec<&[f64]> =
@@ -204,22 +204,38 @@ pub fn crowding_distance<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<
         return distance;
     }
     let n_objectives = points[front[0]].as_ref().len();
-    let mut order: Vec<usize> = (0..n).collect();
+    // (value, position in front), sorted contiguously per objective.
+    let mut sorted: Vec<(f64, usize)> = Vec::with_capacity(n);
     for j in 0..n_objectives {
-        let value = |k: usize| points[front[k]].as_ref()[j];
-        order.sort_by(|&a, &b| value(a).total_cmp(&value(b)).then(a.cmp(&b)));
-        let (low, high) = (value(order[0]), value(order[n - 1]));
-        distance[order[0]] = f64::INFINITY;
-        distance[order[n - 1]] = f64::INFINITY;
+        sorted.clear();
+        sorted.extend(front.iter().enumerate().map(|(k, &i)| (points[i].as_ref()[j], k)));
+        sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (low, high) = (sorted[0].0, sorted[n - 1].0);
+        distance[sorted[0].1] = f64::INFINITY;
+        distance[sorted[n - 1].1] = f64::INFINITY;
         let range = high - low;
         if range <= 0.0 {
             continue;
         }
         for w in 1..n.saturating_sub(1) {
-            distance[order[w]] += (value(order[w + 1]) - value(order[w - 1])) / range;
+            distance[sorted[w].1] += (sorted[w + 1].0 - sorted[w - 1].0) / range;
         }
     }
     distance
+}
+
+/// Two-objective points as (first, second, index), sorted lexicographically (`-0.0` taken as
+/// `0.0`, ties by index). Sorting contiguous triples is much cheaper than sorting indices with
+/// an indirect comparison.
+fn sorted_pairs<P: AsRef<[f64]>>(points: &[P]) -> Vec<(f64, f64, usize)> {
+    let mut sorted: Vec<(f64, f64, usize)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_ref()[0] + 0.0, p.as_ref()[1] + 0.0, i))
+        .collect();
+    sorted
+        .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    sorted
 }
 
 /// Lexicographic order by `total_cmp`, with `-0.0` and `0.0` equal (as [`dominates`] sees them).
@@ -241,7 +257,10 @@ mod tests {
     use super::*;
 
     /// Fronts by repeated peeling with an O(n^2) dominance check: the textbook definition.
-    fn brute_force_fronts(points: &[Vec<f64>], dom: impl Fn(usize, usize) -> bool) -> Vec<Vec<usize>> {
+    fn brute_force_fronts(
+        points: &[Vec<f64>],
+        dom: impl Fn(usize, usize) -> bool,
+    ) -> Vec<Vec<usize>> {
         let mut remaining: Vec<usize> = (0..points.len()).collect();
         let mut fronts = Vec::new();
         while !remaining.is_empty() {
@@ -317,9 +336,11 @@ mod tests {
             objectives: objectives.to_vec(),
             constraint_violation: violation,
         };
-        let evaluations = [e([0.0, 0.0], 1.0), e([5.0, 5.0], 0.0), e([6.0, 4.0], 0.0), e([6.0, 6.0], 0.0)];
+        let evaluations =
+            [e([0.0, 0.0], 1.0), e([5.0, 5.0], 0.0), e([6.0, 4.0], 0.0), e([6.0, 6.0], 0.0)];
         assert_eq!(best_front(&evaluations), (vec![1, 2], true));
-        let evaluations = [e([0.0, 0.0], 2.0), e([5.0, 5.0], 0.5), e([4.0, 6.0], 0.5), e([6.0, 6.0], 0.5)];
+        let evaluations =
+            [e([0.0, 0.0], 2.0), e([5.0, 5.0], 0.5), e([4.0, 6.0], 0.5), e([6.0, 6.0], 0.5)];
         assert_eq!(best_front(&evaluations), (vec![1, 2], false));
     }
 

@@ -27,8 +27,7 @@ impl Space {
         if genes.is_empty() {
             return Err(SearchError::EmptySpace);
         }
-        if let Some((gene_index, gene)) = genes.iter().enumerate().find(|(_, g)| g.n_choices == 0)
-        {
+        if let Some((gene_index, gene)) = genes.iter().enumerate().find(|(_, g)| g.n_choices == 0) {
             return Err(SearchError::GeneWithoutChoices { gene_index, name: gene.name.clone() });
         }
         Ok(Space { genes })

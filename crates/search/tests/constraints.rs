@@ -3,12 +3,20 @@
 mod support;
 
 use sculpt_search::{
-    AdditiveObjective, Engine, ExhaustiveSearch, Executor, ExecutorConfig, Nsga2, RandomSearch, SearchResult,
+    AdditiveObjective, Engine, Executor, ExecutorConfig, ExhaustiveSearch, Nsga2, RandomSearch,
+    SearchResult,
 };
 use support::{all_genomes, random_additive_problem, sort_dedup};
 
-fn run<E: Engine<AdditiveObjective>>(objective: &AdditiveObjective, engine: E, budget: usize) -> SearchResult {
-    Executor::new(objective, objective.space().clone(), engine, ExecutorConfig::new(budget, 17)).unwrap().run().unwrap()
+fn run<E: Engine<AdditiveObjective>>(
+    objective: &AdditiveObjective,
+    engine: E,
+    budget: usize,
+) -> SearchResult {
+    Executor::new(objective, objective.space().clone(), engine, ExecutorConfig::new(budget, 17))
+        .unwrap()
+        .run()
+        .unwrap()
 }
 
 #[test]
@@ -32,7 +40,10 @@ fn infeasible_genomes_never_reach_the_front_when_a_feasible_one_was_found() {
             // in the archive dominates a front member.
             for member in &result.front {
                 assert!(!result.archive.iter().any(|c| c.evaluation.is_feasible()
-                    && sculpt_search::dominates(&c.evaluation.objectives, &member.evaluation.objectives)));
+                    && sculpt_search::dominates(
+                        &c.evaluation.objectives,
+                        &member.evaluation.objectives
+                    )));
             }
         }
     }
@@ -48,10 +59,15 @@ fn without_feasible_genomes_the_least_violating_are_returned_and_flagged() {
         let objective = AdditiveObjective::new(problem).unwrap();
         let space = objective.space().clone();
         // Independent truth: enumerate, keep the minimum violation, then the non-dominated.
-        let evaluations: Vec<_> = all_genomes(&space).iter().map(|g| objective.try_evaluate(g).unwrap()).collect();
-        let least = evaluations.iter().map(|e| e.constraint_violation).fold(f64::INFINITY, f64::min);
-        let least_points: Vec<Vec<f64>> =
-            evaluations.iter().filter(|e| e.constraint_violation == least).map(|e| e.objectives.clone()).collect();
+        let evaluations: Vec<_> =
+            all_genomes(&space).iter().map(|g| objective.try_evaluate(g).unwrap()).collect();
+        let least =
+            evaluations.iter().map(|e| e.constraint_violation).fold(f64::INFINITY, f64::min);
+        let least_points: Vec<Vec<f64>> = evaluations
+            .iter()
+            .filter(|e| e.constraint_violation == least)
+            .map(|e| e.objectives.clone())
+            .collect();
         let mut expected: Vec<Vec<f64>> = least_points
             .iter()
             .filter(|p| !least_points.iter().any(|q| sculpt_search::dominates(q, p)))
@@ -64,7 +80,8 @@ fn without_feasible_genomes_the_least_violating_are_returned_and_flagged() {
             run(&objective, Nsga2 { population_size: 10, ..Nsga2::default() }, size),
         ] {
             assert!(!result.front_feasible, "seed {seed}");
-            let mut found: Vec<Vec<f64>> = result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+            let mut found: Vec<Vec<f64>> =
+                result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
             sort_dedup(&mut found);
             assert_eq!(found, expected, "seed {seed}");
             assert!(result.front.iter().all(|c| c.evaluation.constraint_violation == least));

@@ -3,8 +3,8 @@
 mod support;
 
 use sculpt_search::{
-    AdditiveObjective, ExactConfig, ExactEngine, Executor, ExecutorConfig, SearchError, TerminationReason,
-    exact_pareto_front,
+    AdditiveObjective, ExactConfig, ExactEngine, Executor, ExecutorConfig, SearchError,
+    TerminationReason, exact_pareto_front,
 };
 use support::{brute_force_front, random_additive_problem, sort_dedup};
 
@@ -31,7 +31,9 @@ fn check(seed: u64, n_genes: usize, max_choices: usize, m: usize, constrained: b
     let expected = brute_force_front(&objective, objective.space());
     match dp_front(&objective) {
         Ok(front) => assert_eq!(front, expected, "seed {seed}, m {m}, constrained {constrained}"),
-        Err(SearchError::NoFeasibleGenome) => assert!(expected.is_empty(), "seed {seed}: DP found no feasible genome"),
+        Err(SearchError::NoFeasibleGenome) => {
+            assert!(expected.is_empty(), "seed {seed}: DP found no feasible genome")
+        }
         Err(other) => panic!("seed {seed}: {other}"),
     }
 }
@@ -63,26 +65,41 @@ fn constraint_pruning_accounts_for_negative_later_contributions() {
         objective_names: vec!["a".into(), "b".into()],
         base: vec![0.0, 0.0],
         genes: vec![
-            sculpt_search::AdditiveGene { name: "x".into(), contributions: vec![vec![5.0, 0.0], vec![6.0, -1.0]] },
-            sculpt_search::AdditiveGene { name: "y".into(), contributions: vec![vec![-4.0, 1.0], vec![0.0, 0.0]] },
+            sculpt_search::AdditiveGene {
+                name: "x".into(),
+                contributions: vec![vec![5.0, 0.0], vec![6.0, -1.0]],
+            },
+            sculpt_search::AdditiveGene {
+                name: "y".into(),
+                contributions: vec![vec![-4.0, 1.0], vec![0.0, 0.0]],
+            },
         ],
         upper_bounds: vec![Some(2.0), None],
     })
     .unwrap();
     assert_eq!(dp_front(&objective).unwrap(), vec![vec![1.0, 1.0], vec![2.0, 0.0]]);
-    assert_eq!(brute_force_front(&objective, objective.space()), vec![vec![1.0, 1.0], vec![2.0, 0.0]]);
+    assert_eq!(
+        brute_force_front(&objective, objective.space()),
+        vec![vec![1.0, 1.0], vec![2.0, 0.0]]
+    );
 }
 
 #[test]
 fn engine_through_the_executor_returns_the_exact_front() {
     let objective = random_additive_problem(5, 6, 4, 2, true);
     let expected = brute_force_front(&objective, objective.space());
-    let result = Executor::new(&objective, objective.space().clone(), ExactEngine::default(), ExecutorConfig::new(10_000, 0))
-        .unwrap()
-        .run()
-        .unwrap();
+    let result = Executor::new(
+        &objective,
+        objective.space().clone(),
+        ExactEngine::default(),
+        ExecutorConfig::new(10_000, 0),
+    )
+    .unwrap()
+    .run()
+    .unwrap();
     assert_eq!(result.termination, TerminationReason::Completed);
-    let mut found: Vec<Vec<f64>> = result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+    let mut found: Vec<Vec<f64>> =
+        result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
     sort_dedup(&mut found);
     assert_eq!(found, expected);
     assert_eq!(result.archive.len(), expected.len(), "only the front is evaluated");
@@ -93,11 +110,18 @@ fn engine_with_a_small_budget_evaluates_an_evenly_spaced_subset() {
     let objective = random_additive_problem(9, 8, 6, 2, false);
     let exact = exact_pareto_front(&objective, &ExactConfig::default()).unwrap();
     assert!(exact.len() > 4, "the test needs a front larger than the budget");
-    let result = Executor::new(&objective, objective.space().clone(), ExactEngine::default(), ExecutorConfig::new(3, 0))
-        .unwrap()
-        .run()
-        .unwrap();
-    let found: Vec<&[f64]> = result.archive.iter().map(|c| c.evaluation.objectives.as_slice()).collect();
-    let expected = [0, (exact.len() - 1) / 2, exact.len() - 1].map(|i| exact[i].objectives.as_slice());
+    let result = Executor::new(
+        &objective,
+        objective.space().clone(),
+        ExactEngine::default(),
+        ExecutorConfig::new(3, 0),
+    )
+    .unwrap()
+    .run()
+    .unwrap();
+    let found: Vec<&[f64]> =
+        result.archive.iter().map(|c| c.evaluation.objectives.as_slice()).collect();
+    let expected =
+        [0, (exact.len() - 1) / 2, exact.len() - 1].map(|i| exact[i].objectives.as_slice());
     assert_eq!(found, expected);
 }

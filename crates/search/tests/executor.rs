@@ -10,10 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sculpt_search::{
-    AdditiveObjective, CheckpointConfig, Engine, Evaluation, ExhaustiveSearch, Executor, ExecutorConfig, Mutation,
-    Nsga2, Objective, Observer, Progress, RandomSearch, SearchError, SearchResult, Space, TerminationReason,
+    AdditiveObjective, BayesianSearch, CheckpointConfig, Engine, Evaluation, Executor,
+    ExecutorConfig, ExhaustiveSearch, Mutation, Nsga2, Objective, Observer, Progress, RandomSearch,
+    SearchError, SearchResult, Space, TerminationReason,
 };
-use support::{DiscreteZdt1, brute_force_front, random_additive_problem, sort_dedup, synthetic_mobilenet_problem};
+use support::{
+    DiscreteZdt1, brute_force_front, random_additive_problem, sort_dedup,
+    synthetic_mobilenet_problem,
+};
 
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sculpt-search-tests-{}", std::process::id()));
@@ -21,15 +25,30 @@ fn temp_path(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn run<O: Objective, E: Engine<O>>(objective: &O, space: &Space, engine: E, config: ExecutorConfig) -> SearchResult {
+fn run<O: Objective, E: Engine<O>>(
+    objective: &O,
+    space: &Space,
+    engine: E,
+    config: ExecutorConfig,
+) -> SearchResult {
     Executor::new(objective, space.clone(), engine, config).unwrap().run().unwrap()
 }
 
 /// Everything that must be identical between two runs that should be the same run.
 fn fingerprint(result: &SearchResult) -> String {
-    let archive: Vec<_> = result.archive.iter().map(|c| (&c.genome, &c.evaluation, c.index, c.step)).collect();
-    let history: Vec<_> = result.history.iter().map(|h| (h.step, h.evaluations, h.front_size, h.hypervolume)).collect();
-    serde_json::to_string(&(&result.front.iter().map(|c| &c.genome).collect::<Vec<_>>(), archive, history)).unwrap()
+    let archive: Vec<_> =
+        result.archive.iter().map(|c| (&c.genome, &c.evaluation, c.index, c.step)).collect();
+    let history: Vec<_> = result
+        .history
+        .iter()
+        .map(|h| (h.step, h.evaluations, h.front_size, h.hypervolume))
+        .collect();
+    serde_json::to_string(&(
+        &result.front.iter().map(|c| &c.genome).collect::<Vec<_>>(),
+        archive,
+        history,
+    ))
+    .unwrap()
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -44,16 +63,34 @@ fn same_seed_gives_the_same_run_whatever_the_thread_count() {
     // small batches serially).
     let zdt = DiscreteZdt1 { n_genes: 12, n_choices: 9 };
     for threads in [2, 3] {
-        let nsga = |t| in_pool(t, || run(&objective, &space, Nsga2::default(), ExecutorConfig::new(1_500, 9)));
+        let nsga = |t| {
+            in_pool(t, || run(&objective, &space, Nsga2::default(), ExecutorConfig::new(1_500, 9)))
+        };
         assert_eq!(fingerprint(&nsga(1)), fingerprint(&nsga(threads)));
-        let random = |t| in_pool(t, || run(&zdt, &zdt.space(), RandomSearch::default(), ExecutorConfig::new(500, 4)));
+        let random = |t| {
+            in_pool(t, || {
+                run(&zdt, &zdt.space(), RandomSearch::default(), ExecutorConfig::new(500, 4))
+            })
+        };
         assert_eq!(fingerprint(&random(1)), fingerprint(&random(threads)));
-        let nsga_zdt = |t| in_pool(t, || run(&zdt, &zdt.space(), Nsga2::default(), ExecutorConfig::new(800, 4)));
+        let nsga_zdt = |t| {
+            in_pool(t, || run(&zdt, &zdt.space(), Nsga2::default(), ExecutorConfig::new(800, 4)))
+        };
         assert_eq!(fingerprint(&nsga_zdt(1)), fingerprint(&nsga_zdt(threads)));
+        // The Bayesian engine predicts its candidate pool in parallel.
+        let bayes = |t| {
+            in_pool(t, || {
+                run(&zdt, &zdt.space(), BayesianSearch::default(), ExecutorConfig::new(40, 4))
+            })
+        };
+        assert_eq!(fingerprint(&bayes(1)), fingerprint(&bayes(threads)));
     }
     // And a different seed gives a different run (the fingerprint is not trivially constant).
     let other = run(&objective, &space, Nsga2::default(), ExecutorConfig::new(1_500, 10));
-    assert_ne!(fingerprint(&other), fingerprint(&run(&objective, &space, Nsga2::default(), ExecutorConfig::new(1_500, 9))));
+    assert_ne!(
+        fingerprint(&other),
+        fingerprint(&run(&objective, &space, Nsga2::default(), ExecutorConfig::new(1_500, 9)))
+    );
 }
 
 /// Sets the stop flag once the search has done `after_steps` steps.
@@ -74,7 +111,11 @@ impl Observer for StopAfter {
 fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
     let objective = AdditiveObjective::new(synthetic_mobilenet_problem(2, 20)).unwrap();
     let space = objective.space().clone();
-    let engine = Nsga2 { population_size: 40, mutation: Mutation::Neighbour { max_step: 3 }, ..Nsga2::default() };
+    let engine = Nsga2 {
+        population_size: 40,
+        mutation: Mutation::Neighbour { max_step: 3 },
+        ..Nsga2::default()
+    };
     let uninterrupted = run(&objective, &space, engine.clone(), ExecutorConfig::new(2_000, 5));
     assert_eq!(uninterrupted.termination, TerminationReason::BudgetExhausted);
     assert_eq!(uninterrupted.archive.len(), 2_000);
@@ -96,10 +137,11 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
     assert!(interrupted.archive.len() < 2_000);
     assert!(!temp_path("resume.json.tmp").exists(), "the temporary file is renamed away");
 
-    let resumed = Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
-        .unwrap()
-        .resume(&path)
-        .unwrap();
+    let resumed =
+        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
+            .unwrap()
+            .resume(&path)
+            .unwrap();
     assert_eq!(resumed.termination, TerminationReason::BudgetExhausted);
     assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 
@@ -110,10 +152,11 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
         ..ExecutorConfig::new(1_000, 5)
     };
     run(&objective, &space, engine.clone(), config);
-    let resumed = Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
-        .unwrap()
-        .resume(&periodic)
-        .unwrap();
+    let resumed =
+        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
+            .unwrap()
+            .resume(&periodic)
+            .unwrap();
     assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 
     // Resuming with another seed, engine configuration or space is refused.
@@ -121,18 +164,43 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
         Err(SearchError::CheckpointMismatch { field, .. }) => assert_eq!(field, expected),
         other => panic!("expected a mismatch on {expected}, got {other:?}"),
     };
-    mismatch(Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 6)).unwrap().resume(&path), "seed");
+    mismatch(
+        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 6))
+            .unwrap()
+            .resume(&path),
+        "seed",
+    );
     let other_engine = Nsga2 { population_size: 41, ..engine.clone() };
-    mismatch(Executor::new(&objective, space.clone(), other_engine, ExecutorConfig::new(2_000, 5)).unwrap().resume(&path), "engine configuration");
-    mismatch(Executor::new(&objective, space.clone(), RandomSearch::default(), ExecutorConfig::new(2_000, 5)).unwrap().resume(&path), "engine");
-    let missing = Executor::new(&objective, space, engine, ExecutorConfig::new(2_000, 5)).unwrap().resume(&temp_path("missing.json"));
+    mismatch(
+        Executor::new(&objective, space.clone(), other_engine, ExecutorConfig::new(2_000, 5))
+            .unwrap()
+            .resume(&path),
+        "engine configuration",
+    );
+    mismatch(
+        Executor::new(
+            &objective,
+            space.clone(),
+            RandomSearch::default(),
+            ExecutorConfig::new(2_000, 5),
+        )
+        .unwrap()
+        .resume(&path),
+        "engine",
+    );
+    let missing = Executor::new(&objective, space, engine, ExecutorConfig::new(2_000, 5))
+        .unwrap()
+        .resume(&temp_path("missing.json"));
     assert!(matches!(missing, Err(SearchError::CheckpointIo { .. })));
 }
 
 #[test]
 fn a_flag_set_before_the_start_returns_an_empty_interrupted_result() {
     let objective = random_additive_problem(1, 4, 3, 2, false);
-    let config = ExecutorConfig { stop_flag: Some(Arc::new(AtomicBool::new(true))), ..ExecutorConfig::new(100, 0) };
+    let config = ExecutorConfig {
+        stop_flag: Some(Arc::new(AtomicBool::new(true))),
+        ..ExecutorConfig::new(100, 0)
+    };
     let result = run(&objective, &objective.space().clone(), Nsga2::default(), config);
     assert_eq!(result.termination, TerminationReason::Interrupted);
     assert!(result.archive.is_empty() && result.front.is_empty());
@@ -146,9 +214,28 @@ fn budgets_and_space_exhaustion_are_reported() {
     assert!(size > 20, "the space must need several steps");
     let expected_front = brute_force_front(&objective, &space);
     for (name, result) in [
-        ("random", run(&objective, &space, RandomSearch { batch_size: 7 }, ExecutorConfig::new(10_000, 1))),
-        ("nsga2", run(&objective, &space, Nsga2 { population_size: 10, ..Nsga2::default() }, ExecutorConfig::new(10_000, 1))),
-        ("exhaustive", run(&objective, &space, ExhaustiveSearch { batch_size: 5, ..Default::default() }, ExecutorConfig::new(10_000, 1))),
+        (
+            "random",
+            run(&objective, &space, RandomSearch { batch_size: 7 }, ExecutorConfig::new(10_000, 1)),
+        ),
+        (
+            "nsga2",
+            run(
+                &objective,
+                &space,
+                Nsga2 { population_size: 10, ..Nsga2::default() },
+                ExecutorConfig::new(10_000, 1),
+            ),
+        ),
+        (
+            "exhaustive",
+            run(
+                &objective,
+                &space,
+                ExhaustiveSearch { batch_size: 5, ..Default::default() },
+                ExecutorConfig::new(10_000, 1),
+            ),
+        ),
     ] {
         assert_eq!(result.termination, TerminationReason::SpaceExhausted, "{name}");
         assert_eq!(result.archive.len(), size, "{name}: every genome exactly once");
@@ -156,7 +243,8 @@ fn budgets_and_space_exhaustion_are_reported() {
         genomes.sort();
         genomes.dedup();
         assert_eq!(genomes.len(), size, "{name}: no genome evaluated twice");
-        let mut front: Vec<Vec<f64>> = result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+        let mut front: Vec<Vec<f64>> =
+            result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
         sort_dedup(&mut front);
         assert_eq!(front, expected_front, "{name}");
     }
@@ -164,7 +252,10 @@ fn budgets_and_space_exhaustion_are_reported() {
     let result = run(&zdt, &zdt.space(), RandomSearch::default(), ExecutorConfig::new(5, 1));
     assert_eq!((result.termination, result.archive.len()), (TerminationReason::BudgetExhausted, 5));
     let slow = SlowObjective;
-    let config = ExecutorConfig { max_wall_time: Some(Duration::from_millis(30)), ..ExecutorConfig::new(1_000_000, 1) };
+    let config = ExecutorConfig {
+        max_wall_time: Some(Duration::from_millis(30)),
+        ..ExecutorConfig::new(1_000_000, 1)
+    };
     let slow_space = Space::from_choice_counts(&[100; 4]).unwrap();
     let result = run(&slow, &slow_space, RandomSearch { batch_size: 1 }, config);
     assert_eq!(result.termination, TerminationReason::TimeLimit);
@@ -187,9 +278,14 @@ impl Objective for SlowObjective {
 fn invalid_input_is_an_error_not_a_panic() {
     let objective = random_additive_problem(4, 4, 3, 2, false);
     let space = objective.space().clone();
-    let build = |config| Executor::new(&objective, space.clone(), Nsga2::default(), config).map(|_| ());
-    assert!(matches!(build(ExecutorConfig::new(0, 1)), Err(SearchError::InvalidConfig { parameter: "max_evaluations", .. })));
-    let zero_time = ExecutorConfig { max_wall_time: Some(Duration::ZERO), ..ExecutorConfig::new(10, 1) };
+    let build =
+        |config| Executor::new(&objective, space.clone(), Nsga2::default(), config).map(|_| ());
+    assert!(matches!(
+        build(ExecutorConfig::new(0, 1)),
+        Err(SearchError::InvalidConfig { parameter: "max_evaluations", .. })
+    ));
+    let zero_time =
+        ExecutorConfig { max_wall_time: Some(Duration::ZERO), ..ExecutorConfig::new(10, 1) };
     assert!(matches!(build(zero_time), Err(SearchError::InvalidConfig { .. })));
     let zero_checkpoint = ExecutorConfig {
         checkpoint: Some(CheckpointConfig { path: temp_path("never.json"), every_evaluations: 0 }),
@@ -202,18 +298,33 @@ fn invalid_input_is_an_error_not_a_panic() {
         Executor::new(&objective, space.clone(), engine, ExecutorConfig::new(10, 1)).unwrap().run()
     };
     assert!(matches!(seeded(vec![0, 0]), Err(SearchError::GenomeLength { expected: 4, found: 2 })));
-    assert!(matches!(seeded(vec![0, 0, 0, 99]), Err(SearchError::ChoiceOutOfRange { gene_index: 3, .. })));
+    assert!(matches!(
+        seeded(vec![0, 0, 0, 99]),
+        Err(SearchError::ChoiceOutOfRange { gene_index: 3, .. })
+    ));
     let tiny_population = Nsga2 { population_size: 1, ..Nsga2::default() };
-    let result = Executor::new(&objective, space.clone(), tiny_population, ExecutorConfig::new(10, 1)).unwrap().run();
+    let result =
+        Executor::new(&objective, space.clone(), tiny_population, ExecutorConfig::new(10, 1))
+            .unwrap()
+            .run();
     assert!(matches!(result, Err(SearchError::InvalidConfig { parameter: "population_size", .. })));
 
     let big = Space::from_choice_counts(&[10; 7]).unwrap();
     let zdt = DiscreteZdt1 { n_genes: 7, n_choices: 10 };
-    let result = Executor::new(&zdt, big, ExhaustiveSearch::default(), ExecutorConfig::new(10, 1)).unwrap().run();
+    let result = Executor::new(&zdt, big, ExhaustiveSearch::default(), ExecutorConfig::new(10, 1))
+        .unwrap()
+        .run();
     assert!(matches!(result, Err(SearchError::SpaceTooLarge { cap: 1_000_000, .. })));
 
     // An objective returning the wrong number of values, or NaN, is reported.
-    let result = Executor::new(&BrokenObjective, Space::from_choice_counts(&[3]).unwrap(), RandomSearch::default(), ExecutorConfig::new(3, 1)).unwrap().run();
+    let result = Executor::new(
+        &BrokenObjective,
+        Space::from_choice_counts(&[3]).unwrap(),
+        RandomSearch::default(),
+        ExecutorConfig::new(3, 1),
+    )
+    .unwrap()
+    .run();
     assert!(matches!(result, Err(SearchError::InvalidEvaluation { .. })));
 }
 
@@ -229,7 +340,10 @@ impl Objective for BrokenObjective {
 }
 
 /// Records what it sees, to check the observer protocol.
-struct Recorder(Rc<RefCell<Vec<(usize, usize, usize, Option<f64>)>>>, Rc<RefCell<bool>>);
+/// (step, evaluations, front size, hypervolume) of one history entry.
+type Seen = (usize, usize, usize, Option<f64>);
+
+struct Recorder(Rc<RefCell<Vec<Seen>>>, Rc<RefCell<bool>>);
 
 impl Observer for Recorder {
     fn observe(&mut self, progress: &Progress<'_>) {
@@ -247,14 +361,23 @@ fn observers_see_every_step_and_the_history_matches() {
     let objective = AdditiveObjective::new(synthetic_mobilenet_problem(3, 10)).unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let finished = Rc::new(RefCell::new(false));
-    let result = Executor::new(&objective, objective.space().clone(), Nsga2 { population_size: 20, ..Nsga2::default() }, ExecutorConfig::new(200, 2))
-        .unwrap()
-        .add_observer(Recorder(seen.clone(), finished.clone()))
-        .run()
-        .unwrap();
+    let result = Executor::new(
+        &objective,
+        objective.space().clone(),
+        Nsga2 { population_size: 20, ..Nsga2::default() },
+        ExecutorConfig::new(200, 2),
+    )
+    .unwrap()
+    .add_observer(Recorder(seen.clone(), finished.clone()))
+    .run()
+    .unwrap();
     let seen = seen.borrow();
     assert_eq!(seen.len(), 10, "initial population + 9 generations of 20");
-    let history: Vec<_> = result.history.iter().map(|h| (h.step, h.evaluations, h.front_size, h.hypervolume)).collect();
+    let history: Vec<_> = result
+        .history
+        .iter()
+        .map(|h| (h.step, h.evaluations, h.front_size, h.hypervolume))
+        .collect();
     assert_eq!(*seen, history);
     assert!(*finished.borrow());
     // The hypervolume of the best front can only grow.
@@ -262,4 +385,29 @@ fn observers_see_every_step_and_the_history_matches() {
         assert!(pair[1].3.unwrap() >= pair[0].3.unwrap());
     }
     assert!(result.front.len() == seen.last().unwrap().2);
+}
+
+#[test]
+fn bayesian_search_resumes_to_the_same_end() {
+    let zdt = DiscreteZdt1 { n_genes: 6, n_choices: 7 };
+    let space = zdt.space();
+    let uninterrupted = run(&zdt, &space, BayesianSearch::default(), ExecutorConfig::new(40, 8));
+    let path = temp_path("bayes.json");
+    let flag = Arc::new(AtomicBool::new(false));
+    let config = ExecutorConfig {
+        checkpoint: Some(CheckpointConfig { path: path.clone(), every_evaluations: 1_000 }),
+        stop_flag: Some(flag.clone()),
+        ..ExecutorConfig::new(40, 8)
+    };
+    let interrupted = Executor::new(&zdt, space.clone(), BayesianSearch::default(), config)
+        .unwrap()
+        .add_observer(StopAfter { flag, after_steps: 12 })
+        .run()
+        .unwrap();
+    assert_eq!(interrupted.termination, TerminationReason::Interrupted);
+    let resumed = Executor::new(&zdt, space, BayesianSearch::default(), ExecutorConfig::new(40, 8))
+        .unwrap()
+        .resume(&path)
+        .unwrap();
+    assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 }

@@ -76,10 +76,14 @@ fn exact_agrees_with_monte_carlo_on_larger_random_fronts() {
 fn normalised_indicator_is_invariant_to_objective_units() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let points = random_set(&mut rng, 30, 2);
-    let scaled: Vec<Vec<f64>> = points.iter().map(|p| vec![p[0] * 1e-3, p[1] * 250.0 + 7.0]).collect();
-    let indicator = HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&points).unwrap(), 0.1).unwrap();
+    let scaled: Vec<Vec<f64>> =
+        points.iter().map(|p| vec![p[0] * 1e-3, p[1] * 250.0 + 7.0]).collect();
+    let indicator =
+        HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&points).unwrap(), 0.1)
+            .unwrap();
     let scaled_indicator =
-        HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&scaled).unwrap(), 0.1).unwrap();
+        HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&scaled).unwrap(), 0.1)
+            .unwrap();
     let a = indicator.evaluate(&points).unwrap().value;
     let b = scaled_indicator.evaluate(&scaled).unwrap().value;
     assert!(a > 0.0 && (a - b).abs() < 1e-9, "{a} vs {b}");

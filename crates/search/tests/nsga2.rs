@@ -3,7 +3,8 @@
 mod support;
 
 use sculpt_search::{
-    ExactConfig, Executor, ExecutorConfig, HypervolumeIndicator, Mutation, Nsga2, ObjectiveBounds, exact_pareto_front,
+    ExactConfig, Executor, ExecutorConfig, HypervolumeIndicator, Mutation, Nsga2, ObjectiveBounds,
+    exact_pareto_front,
 };
 use support::{DiscreteZdt1, random_additive_problem, sort_dedup};
 
@@ -11,10 +12,14 @@ fn zdt_fraction(seed: u64, budget: usize) -> f64 {
     let problem = DiscreteZdt1 { n_genes: 30, n_choices: 21 };
     let known = problem.known_front();
     // Normalise by the known front's ideal and nadir; reference 1.1 in both objectives.
-    let indicator = HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&known).unwrap(), 0.1).unwrap();
+    let indicator =
+        HypervolumeIndicator::normalized(ObjectiveBounds::from_points(&known).unwrap(), 0.1)
+            .unwrap();
     let best = indicator.evaluate(&known).unwrap().value;
-    let config = ExecutorConfig { hypervolume: Some(indicator), ..ExecutorConfig::new(budget, seed) };
-    let result = Executor::new(&problem, problem.space(), Nsga2::default(), config).unwrap().run().unwrap();
+    let config =
+        ExecutorConfig { hypervolume: Some(indicator), ..ExecutorConfig::new(budget, seed) };
+    let result =
+        Executor::new(&problem, problem.space(), Nsga2::default(), config).unwrap().run().unwrap();
     result.final_hypervolume().unwrap() / best
 }
 
@@ -41,11 +46,13 @@ fn seeding_with_the_exact_front_keeps_it() {
         mutation: Mutation::Neighbour { max_step: 2 },
         ..Nsga2::default()
     };
-    let result = Executor::new(&objective, objective.space().clone(), engine, ExecutorConfig::new(2_000, 3))
-        .unwrap()
-        .run()
-        .unwrap();
-    let mut found: Vec<Vec<f64>> = result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+    let result =
+        Executor::new(&objective, objective.space().clone(), engine, ExecutorConfig::new(2_000, 3))
+            .unwrap()
+            .run()
+            .unwrap();
+    let mut found: Vec<Vec<f64>> =
+        result.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
     sort_dedup(&mut found);
     let expected: Vec<Vec<f64>> = exact.iter().map(|p| p.objectives.clone()).collect();
     assert!(result.front_feasible);

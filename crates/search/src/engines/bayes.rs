@@ -5,29 +5,34 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::engines::NovelBatch;
-use crate::engines::gp::{GaussianProcess, LogHyperparameters, expected_improvement};
+use crate::engines::gp::{
+    GaussianProcess, LogHyperparameters, SurrogateKernel, expected_improvement,
+};
+use crate::engines::{NovelBatch, uniform_genomes};
 use crate::error::{Result, SearchError};
+use crate::executor::Engine;
 use crate::executor::{EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
 use crate::objective::{Evaluation, Objective};
 use crate::space::Space;
-use crate::executor::Engine;
 
 /// ParEGO-style Bayesian optimisation (Knowles 2006), for budgets of about 50 to 500
 /// evaluations of an expensive objective. One evaluation per step.
 ///
-/// - **Start**: `initial_samples` random genomes.
+/// - **Start**: the uniform genomes `(c, c, ..., c)` if `seed_uniform_genomes` (see
+///   [`Nsga2::seed_uniform_genomes`](crate::Nsga2::seed_uniform_genomes)), then random genomes
+///   up to `initial_samples` in total, evaluated as one parallel batch.
 /// - **Scalarisation**: each step draws a weight vector `w` uniformly from the simplex and
 ///   scalarises every evaluated genome as `max_j(w_j f_j) + 0.05 * sum_j(w_j f_j)` on objectives
 ///   normalised to `[0, 1]` by the observed minima and maxima (the augmented Chebyshev function,
 ///   whose minima cover non-convex parts of the front).
 /// - **Constraints**: by penalty. An infeasible genome scalarises to `1.05 + v / (1 + v)` for
 ///   violation `v`: worse than any feasible genome, better the less it violates.
-/// - **Surrogate**: a Gaussian process with a Matérn 5/2 kernel and one length scale on the
-///   ordinal encoding of genomes (choice `c` of a gene with `n` choices is `c / (n - 1)`, so
-///   neighbouring options are close; a single-choice gene is 0). Signal variance, length
-///   scale and noise maximise the log marginal likelihood (argmin's Nelder–Mead on
-///   log-parameters, warm-started from the previous step). The GP sees at most `max_gp_points`
+/// - **Surrogate**: a Gaussian process on the ordinal encoding of genomes (choice `c` of a
+///   gene with `n` choices is `c / (n - 1)`, so neighbouring options are close; a
+///   single-choice gene is 0) with a Matérn 5/2 kernel, by default additive over genes (see
+///   [`SurrogateKernel`]). Signal variance, length scale and noise maximise the log marginal
+///   likelihood (argmin's Nelder–Mead on log-parameters, warm-started from the previous
+///   step). The GP sees at most `max_gp_points`
 ///   genomes: beyond that, the best half by the step's scalarisation plus a random sample of
 ///   the rest, which bounds each step's cost at `O(max_gp_points^3)`.
 /// - **Acquisition**: expected improvement over the best scalarised value, maximised over
@@ -36,8 +41,11 @@ use crate::executor::Engine;
 ///   single-gene moves from the best candidate. Genomes evaluated before are never proposed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BayesianSearch {
-    /// Random genomes evaluated before the surrogate is used; at least 2.
+    /// Genomes evaluated before the surrogate is used (more if there are more uniform
+    /// genomes); at least 2.
     pub initial_samples: usize,
+    /// Start from the uniform genomes, as [`Nsga2`](crate::Nsga2) does.
+    pub seed_uniform_genomes: bool,
     /// Cap on the number of genomes the Gaussian process is fitted on; at least 10.
     pub max_gp_points: usize,
     /// Random genomes in each step's candidate pool.
@@ -50,18 +58,22 @@ pub struct BayesianSearch {
     pub local_search_rounds: usize,
     /// Nelder–Mead iterations per hyperparameter fit.
     pub fit_iterations: u64,
+    /// The surrogate's covariance function.
+    pub kernel: SurrogateKernel,
 }
 
 impl Default for BayesianSearch {
     fn default() -> Self {
         BayesianSearch {
             initial_samples: 10,
+            seed_uniform_genomes: true,
             max_gp_points: 300,
             random_candidates: 500,
             local_starts: 5,
             max_neighbours: 1_000,
             local_search_rounds: 5,
             fit_iterations: 60,
+            kernel: SurrogateKernel::AdditiveMatern52,
         }
     }
 }
@@ -69,6 +81,8 @@ impl Default for BayesianSearch {
 /// What the Bayesian engine carries between steps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BayesState {
+    /// Whether the initial design has been evaluated.
+    pub initial_design_done: bool,
     /// The last fitted log-hyperparameters (log length scale, log signal variance, log noise).
     pub log_hyperparameters: Option<[f64; 3]>,
 }
@@ -77,7 +91,9 @@ const AUGMENTATION: f64 = 0.05;
 
 impl BayesianSearch {
     fn validate(&self) -> Result<()> {
-        let invalid = |parameter, reason: &str| Err(SearchError::InvalidConfig { parameter, reason: reason.to_owned() });
+        let invalid = |parameter, reason: &str| {
+            Err(SearchError::InvalidConfig { parameter, reason: reason.to_owned() })
+        };
         if self.initial_samples < 2 {
             return invalid("initial_samples", "must be at least 2");
         }
@@ -89,17 +105,6 @@ impl BayesianSearch {
         }
         Ok(())
     }
-}
-
-fn encode(space: &Space, genome: &[usize]) -> Vec<f64> {
-    genome
-        .iter()
-        .enumerate()
-        .map(|(g, &choice)| {
-            let n = space.n_choices(g);
-            if n > 1 { choice as f64 / (n - 1) as f64 } else { 0.0 }
-        })
-        .collect()
 }
 
 /// Draws a weight vector uniformly from the simplex (normalised exponentials).
@@ -141,7 +146,12 @@ fn scalarise(archive: &[EvaluatedCandidate], weights: &[f64]) -> Vec<f64> {
 }
 
 /// All single-gene changes of `genome`, or a random sample of `limit` of them.
-fn neighbours(space: &Space, genome: &[usize], limit: usize, rng: &mut SearchRng) -> Vec<Vec<usize>> {
+fn neighbours(
+    space: &Space,
+    genome: &[usize],
+    limit: usize,
+    rng: &mut SearchRng,
+) -> Vec<Vec<usize>> {
     let mut all = Vec::new();
     for g in 0..genome.len() {
         for choice in 0..space.n_choices(g) {
@@ -162,18 +172,39 @@ fn neighbours(space: &Space, genome: &[usize], limit: usize, rng: &mut SearchRng
 impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
     type State = BayesState;
 
-    fn step(&self, problem: &mut Problem<'_, O>, state: BayesState) -> Result<(BayesState, StepStatus)> {
+    fn step(
+        &self,
+        problem: &mut Problem<'_, O>,
+        state: BayesState,
+    ) -> Result<(BayesState, StepStatus)> {
         self.validate()?;
         let space = problem.space();
-        // Initial design: random genomes in one parallel batch.
-        if problem.evaluations() < self.initial_samples {
-            let target = (self.initial_samples - problem.evaluations()).min(problem.remaining_evaluations());
-            let mut batch = NovelBatch::with_capacity(target);
-            batch.fill_with_random(problem, target);
+        // Initial design: uniform and random genomes in one parallel batch.
+        if !state.initial_design_done {
+            let remaining = problem.remaining_evaluations();
+            let mut batch = NovelBatch::with_capacity(self.initial_samples);
+            if self.seed_uniform_genomes {
+                for genome in uniform_genomes(space) {
+                    if batch.len() < remaining {
+                        batch.push_if_novel(problem, genome);
+                    }
+                }
+            }
+            batch.fill_with_random(problem, self.initial_samples.min(remaining));
             if batch.is_empty() {
                 return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
             }
-            problem.evaluate_batch(batch.into_genomes())?;
+            batch.evaluate(problem)?;
+            return Ok((BayesState { initial_design_done: true, ..state }, StepStatus::Continue));
+        }
+        if problem.evaluations() < 2 {
+            // Not enough data to fit a surrogate (a tiny budget or space): sample at random.
+            let mut batch = NovelBatch::with_capacity(1);
+            batch.fill_with_random(problem, 1);
+            if batch.is_empty() {
+                return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
+            }
+            batch.evaluate(problem)?;
             return Ok((state, StepStatus::Continue));
         }
 
@@ -196,13 +227,22 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         };
         let raw_targets: Vec<f64> = training.iter().map(|&i| scalarised[i]).collect();
         let mean = raw_targets.iter().sum::<f64>() / raw_targets.len() as f64;
-        let variance = raw_targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / raw_targets.len() as f64;
+        let variance =
+            raw_targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / raw_targets.len() as f64;
         let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
         let targets: Vec<f64> = raw_targets.iter().map(|t| (t - mean) / scale).collect();
-        let inputs: Vec<Vec<f64>> =
-            training.iter().map(|&i| encode(space, &problem.archive()[i].genome)).collect();
+        let genomes: Vec<Vec<usize>> =
+            training.iter().map(|&i| problem.archive()[i].genome.clone()).collect();
+        let n_choices: Vec<usize> = space.genes().iter().map(|g| g.n_choices).collect();
         let start: Option<LogHyperparameters> = state.log_hyperparameters;
-        let gp = GaussianProcess::fit(inputs, &targets, start, self.fit_iterations)?;
+        let gp = GaussianProcess::fit(
+            self.kernel,
+            &n_choices,
+            genomes,
+            &targets,
+            start,
+            self.fit_iterations,
+        )?;
         let best = (scalarised[by_quality[0]] - mean) / scale;
 
         // Candidate pool: random genomes, then neighbours and multi-gene mutations of the best.
@@ -235,8 +275,10 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
             return Ok((state, StepStatus::Finished(status)));
         }
         let acquisition = |pool: &[Vec<usize>]| -> Vec<f64> {
-            let encoded: Vec<Vec<f64>> = pool.iter().map(|g| encode(space, g)).collect();
-            gp.predict(&encoded).into_iter().map(|(mu, sigma)| expected_improvement(mu, sigma, best)).collect()
+            gp.predict(pool)
+                .into_iter()
+                .map(|(mu, sigma)| expected_improvement(mu, sigma, best))
+                .collect()
         };
         let scores = acquisition(&pool);
         let mut best_index = argmax(&scores);
@@ -244,10 +286,11 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         let mut chosen_score = scores[best_index];
         // Greedy local search on the acquisition from the best candidate.
         for _ in 0..self.local_search_rounds {
-            let moves: Vec<Vec<usize>> = neighbours(space, &chosen, self.max_neighbours, problem.rng())
-                .into_iter()
-                .filter(|g| !problem.is_evaluated(g))
-                .collect();
+            let moves: Vec<Vec<usize>> =
+                neighbours(space, &chosen, self.max_neighbours, problem.rng())
+                    .into_iter()
+                    .filter(|g| !problem.is_evaluated(g))
+                    .collect();
             if moves.is_empty() {
                 break;
             }
@@ -260,7 +303,10 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
             chosen = moves[best_index].clone();
         }
         problem.evaluate(chosen)?;
-        Ok((BayesState { log_hyperparameters: Some(gp.log_hyperparameters) }, StepStatus::Continue))
+        Ok((
+            BayesState { log_hyperparameters: Some(gp.log_hyperparameters), ..state },
+            StepStatus::Continue,
+        ))
     }
 
     fn name(&self) -> &'static str {
@@ -295,9 +341,17 @@ mod tests {
             index: 0,
             step: 0,
             genome: vec![],
-            evaluation: Evaluation { objectives: objectives.to_vec(), constraint_violation: violation },
+            evaluation: Evaluation {
+                objectives: objectives.to_vec(),
+                constraint_violation: violation,
+            },
         };
-        let archive = [candidate([0.0, 10.0], 0.0), candidate([2.0, 20.0], 0.0), candidate([1.0, 12.0], 0.0), candidate([0.0, 0.0], 1.0)];
+        let archive = [
+            candidate([0.0, 10.0], 0.0),
+            candidate([2.0, 20.0], 0.0),
+            candidate([1.0, 12.0], 0.0),
+            candidate([0.0, 0.0], 1.0),
+        ];
         // Ranges from all points: f0 in [0, 2], f1 in [0, 20].
         let values = scalarise(&archive, &[0.25, 0.75]);
         // (0,10) -> (0, 0.5): max(0, 0.375) + 0.05 * 0.375.
@@ -317,11 +371,5 @@ mod tests {
             let w = random_weights(&mut rng, 3);
             assert!(w.iter().all(|&x| x >= 0.0) && (w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-    }
-
-    #[test]
-    fn encoding_is_ordinal_in_the_unit_interval() {
-        let space = Space::from_choice_counts(&[5, 1, 2]).unwrap();
-        assert_eq!(encode(&space, &[2, 0, 1]), vec![0.5, 0.0, 1.0]);
     }
 }

@@ -33,7 +33,11 @@ pub struct ExhaustiveState {
 impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
     type State = ExhaustiveState;
 
-    fn step(&self, problem: &mut Problem<'_, O>, state: ExhaustiveState) -> Result<(ExhaustiveState, StepStatus)> {
+    fn step(
+        &self,
+        problem: &mut Problem<'_, O>,
+        state: ExhaustiveState,
+    ) -> Result<(ExhaustiveState, StepStatus)> {
         if self.batch_size == 0 {
             return Err(SearchError::InvalidConfig {
                 parameter: "batch_size",
@@ -55,10 +59,10 @@ impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
         let target = self.batch_size.min(problem.remaining_evaluations());
         let mut batch = Vec::with_capacity(target);
         while batch.len() < target && next_index < size {
-            if let Some(genome) = space.genome_at(u128::from(next_index)) {
-                if !problem.is_evaluated(&genome) {
-                    batch.push(genome);
-                }
+            if let Some(genome) = space.genome_at(u128::from(next_index))
+                && !problem.is_evaluated(&genome)
+            {
+                batch.push(genome);
             }
             next_index += 1;
         }

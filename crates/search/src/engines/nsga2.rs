@@ -3,9 +3,11 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::engines::NovelBatch;
+use crate::engines::{NovelBatch, uniform_genomes};
 use crate::error::{Result, SearchError};
-use crate::executor::{Engine, EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
+use crate::executor::{
+    Engine, EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason,
+};
 use crate::objective::{Evaluation, Objective};
 use crate::pareto::{constrained_non_dominated_sort, crowding_distance};
 
@@ -43,12 +45,13 @@ pub struct Nsga2 {
     pub mutation_rate: f64,
     /// How a mutated gene changes.
     pub mutation: Mutation,
-    /// Genomes put into the initial population before random ones (e.g. the exact front);
-    /// duplicates are dropped, and at most `population_size` are used (evenly spaced if more
-    /// are given).
+    /// Genomes put into the initial population first (e.g. the exact front); duplicates are
+    /// dropped, and at most `population_size` are used (evenly spaced in the given order if
+    /// more are given).
     pub initial_population: Vec<Vec<usize>>,
     /// Also put the uniform genomes `(c, c, ..., c)` into the initial population, one per
-    /// choice index `c` (clamped to each gene's range), after `initial_population`.
+    /// choice index `c` (clamped to each gene's range), after `initial_population` and while
+    /// there is room.
     ///
     /// When choices are ordered alike in every gene (sculpt's option lists go from no
     /// compression to the strongest), these are the "same option everywhere" plans, which lie
@@ -96,7 +99,9 @@ impl Nsga2 {
         }
         match self.mutation {
             Mutation::Uniform => {}
-            Mutation::Neighbour { max_step } | Mutation::Mixed { max_step, .. } if max_step == 0 => {
+            Mutation::Neighbour { max_step } | Mutation::Mixed { max_step, .. }
+                if max_step == 0 =>
+            {
                 return invalid("mutation.max_step", "must be at least 1");
             }
             Mutation::Mixed { neighbour_probability, .. }
@@ -109,47 +114,58 @@ impl Nsga2 {
         Ok(())
     }
 
-    fn initial_generation<O: Objective + ?Sized>(&self, problem: &mut Problem<'_, O>) -> Result<Nsga2State> {
+    fn initial_generation<O: Objective + ?Sized>(
+        &self,
+        problem: &mut Problem<'_, O>,
+    ) -> Result<Nsga2State> {
         let target = self.population_size.min(problem.remaining_evaluations());
-        let mut seeds = NovelBatch::with_capacity(target);
         for genome in &self.initial_population {
             problem.space().check_genome(genome)?;
-            seeds.push_if_novel(problem, genome.clone());
+        }
+        // Given genomes first (an evenly spaced selection if there are too many), then the
+        // uniform genomes while there is room, then random ones.
+        let given = &self.initial_population;
+        let mut batch = NovelBatch::with_capacity(target);
+        if given.len() <= target {
+            for genome in given {
+                batch.push_if_novel(problem, genome.clone());
+            }
+        } else {
+            for i in 0..target {
+                batch.push_if_novel(
+                    problem,
+                    given[i * (given.len() - 1) / (target - 1).max(1)].clone(),
+                );
+            }
         }
         if self.seed_uniform_genomes {
-            let space = problem.space();
-            let max_choices = space.genes().iter().map(|g| g.n_choices).max().unwrap_or(1);
-            for choice in 0..max_choices {
-                let genome: Vec<usize> = space.genes().iter().map(|g| choice.min(g.n_choices - 1)).collect();
-                seeds.push_if_novel(problem, genome);
+            for genome in uniform_genomes(problem.space()) {
+                if batch.len() < target {
+                    batch.push_if_novel(problem, genome);
+                }
             }
         }
-        let mut batch = if seeds.len() > target {
-            // More seeds than room: keep an evenly spaced selection in the given order.
-            let seeds = seeds.into_genomes();
-            let mut batch = NovelBatch::with_capacity(target);
-            for i in 0..target {
-                batch.push_if_novel(problem, seeds[i * (seeds.len() - 1) / (target - 1).max(1)].clone());
-            }
-            batch
-        } else {
-            seeds
-        };
         batch.fill_with_random(problem, target);
-        let population = problem.evaluate_batch(batch.into_genomes())?;
+        let population = batch.evaluate(problem)?;
         Ok(Nsga2State { population, generation: 0 })
     }
 
-    fn mutate(&self, genome: &mut [usize], n_choices: impl Fn(usize) -> usize, rng: &mut SearchRng) {
+    fn mutate(
+        &self,
+        genome: &mut [usize],
+        n_choices: impl Fn(usize) -> usize,
+        rng: &mut SearchRng,
+    ) {
         let probability = (self.mutation_rate / genome.len() as f64).min(1.0);
-        let log_keep = (1.0 - probability).ln();
+        // ln(1 - p), accurate even for tiny p (so it is never zero for a positive p).
+        let log_keep = (-probability).ln_1p();
         let mut gene_index = 0;
         loop {
             // Jump straight to the next mutated gene: the gap between mutated genes is
             // geometric, which draws one number per mutation instead of one per gene.
             if probability < 1.0 {
                 let gap = ((1.0 - rng.random::<f64>()).ln() / log_keep).floor();
-                if !(gap < (genome.len() - gene_index) as f64) {
+                if gap.is_nan() || gap >= (genome.len() - gene_index) as f64 {
                     break;
                 }
                 gene_index += gap as usize;
@@ -188,8 +204,12 @@ impl Nsga2 {
 }
 
 /// Rank (front number) and crowding distance of every member.
-fn rank_and_crowding(archive: &[EvaluatedCandidate], population: &[usize]) -> (Vec<usize>, Vec<f64>) {
-    let evaluations: Vec<&Evaluation> = population.iter().map(|&i| &archive[i].evaluation).collect();
+fn rank_and_crowding(
+    archive: &[EvaluatedCandidate],
+    population: &[usize],
+) -> (Vec<usize>, Vec<f64>) {
+    let evaluations: Vec<&Evaluation> =
+        population.iter().map(|&i| &archive[i].evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
     let mut rank = vec![0; population.len()];
@@ -213,14 +233,17 @@ fn binary_tournament(rank: &[usize], crowding: &[f64], rng: &mut SearchRng) -> u
     } else {
         a
     };
-    let better = |x: usize, y: usize| {
-        rank[x] < rank[y] || (rank[x] == rank[y] && crowding[x] > crowding[y])
-    };
+    let better =
+        |x: usize, y: usize| rank[x] < rank[y] || (rank[x] == rank[y] && crowding[x] > crowding[y]);
     if better(b, a) { b } else { a }
 }
 
 /// Environmental selection: fill by fronts, break the last front by crowding distance.
-fn select_survivors(archive: &[EvaluatedCandidate], members: &[usize], population_size: usize) -> Vec<usize> {
+fn select_survivors(
+    archive: &[EvaluatedCandidate],
+    members: &[usize],
+    population_size: usize,
+) -> Vec<usize> {
     let evaluations: Vec<&Evaluation> = members.iter().map(|&i| &archive[i].evaluation).collect();
     let fronts = constrained_non_dominated_sort(&evaluations);
     let points: Vec<&[f64]> = evaluations.iter().map(|e| e.objectives.as_slice()).collect();
@@ -243,7 +266,11 @@ fn select_survivors(archive: &[EvaluatedCandidate], members: &[usize], populatio
 impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
     type State = Nsga2State;
 
-    fn step(&self, problem: &mut Problem<'_, O>, state: Nsga2State) -> Result<(Nsga2State, StepStatus)> {
+    fn step(
+        &self,
+        problem: &mut Problem<'_, O>,
+        state: Nsga2State,
+    ) -> Result<(Nsga2State, StepStatus)> {
         self.validate()?;
         if state.population.is_empty() {
             let state = self.initial_generation(problem)?;
@@ -290,7 +317,7 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
             return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
         let mut merged = state.population;
-        merged.extend(problem.evaluate_batch(offspring.into_genomes())?);
+        merged.extend(offspring.evaluate(problem)?);
         let population = select_survivors(problem.archive(), &merged, self.population_size);
         Ok((Nsga2State { population, generation: state.generation + 1 }, StepStatus::Continue))
     }

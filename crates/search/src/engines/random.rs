@@ -36,7 +36,7 @@ impl<O: Objective + ?Sized> Engine<O> for RandomSearch {
         if batch.is_empty() {
             return Ok(((), StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
-        problem.evaluate_batch(batch.into_genomes())?;
+        batch.evaluate(problem)?;
         Ok(((), StepStatus::Continue))
     }
 

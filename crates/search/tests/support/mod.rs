@@ -9,7 +9,13 @@ use sculpt_search::{
 
 /// A random additive problem with `m` objectives, contributions in [-1, 4) (so some are
 /// negative) and, if `constrained`, an upper bound on the first objective near its median.
-pub fn random_additive_problem(seed: u64, n_genes: usize, max_choices: usize, m: usize, constrained: bool) -> AdditiveObjective {
+pub fn random_additive_problem(
+    seed: u64,
+    n_genes: usize,
+    max_choices: usize,
+    m: usize,
+    constrained: bool,
+) -> AdditiveObjective {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let genes: Vec<AdditiveGene> = (0..n_genes)
         .map(|g| AdditiveGene {
@@ -23,7 +29,13 @@ pub fn random_additive_problem(seed: u64, n_genes: usize, max_choices: usize, m:
     let mut upper_bounds = vec![None; m];
     if constrained {
         // Around the middle of the first objective's range: binding, but usually satisfiable.
-        let mean: f64 = base[0] + genes.iter().map(|g| g.contributions.iter().map(|c| c[0]).sum::<f64>() / g.contributions.len() as f64).sum::<f64>();
+        let mean: f64 = base[0]
+            + genes
+                .iter()
+                .map(|g| {
+                    g.contributions.iter().map(|c| c[0]).sum::<f64>() / g.contributions.len() as f64
+                })
+                .sum::<f64>();
         upper_bounds[0] = Some(mean + rng.random_range(-2..2) as f64);
     }
     AdditiveObjective::new(AdditiveProblem {
@@ -44,13 +56,12 @@ pub fn all_genomes(space: &Space) -> Vec<Vec<usize>> {
 /// The feasible Pareto front by brute-force enumeration: distinct objective vectors, sorted
 /// lexicographically.
 pub fn brute_force_front<O: Objective>(objective: &O, space: &Space) -> Vec<Vec<f64>> {
-    let evaluations: Vec<Evaluation> = all_genomes(space).iter().map(|g| objective.evaluate(g)).collect();
-    let feasible: Vec<&[f64]> = evaluations
-        .iter()
-        .filter(|e| e.is_feasible())
-        .map(|e| e.objectives.as_slice())
-        .collect();
-    let mut front: Vec<Vec<f64>> = pareto_front(&feasible).into_iter().map(|i| feasible[i].to_vec()).collect();
+    let evaluations: Vec<Evaluation> =
+        all_genomes(space).iter().map(|g| objective.evaluate(g)).collect();
+    let feasible: Vec<&[f64]> =
+        evaluations.iter().filter(|e| e.is_feasible()).map(|e| e.objectives.as_slice()).collect();
+    let mut front: Vec<Vec<f64>> =
+        pareto_front(&feasible).into_iter().map(|i| feasible[i].to_vec()).collect();
     sort_dedup(&mut front);
     front
 }
@@ -58,7 +69,11 @@ pub fn brute_force_front<O: Objective>(objective: &O, space: &Space) -> Vec<Vec<
 /// Sorts points lexicographically and removes exact duplicates.
 pub fn sort_dedup(points: &mut Vec<Vec<f64>>) {
     points.sort_by(|a, b| {
-        a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
     });
     points.dedup();
 }
@@ -136,9 +151,13 @@ pub fn synthetic_mobilenet_problem(seed: u64, n_layers: usize) -> AdditiveProble
             let mut contributions = Vec::with_capacity(20);
             for q in 0..5 {
                 for p in 0..4 {
-                    let lat = latency * speed[q] * (1.0 - 0.8 * prune_ratio[p]) * (1.0 + 0.05 * normal(&mut rng));
+                    let lat = latency
+                        * speed[q]
+                        * (1.0 - 0.8 * prune_ratio[p])
+                        * (1.0 + 0.05 * normal(&mut rng));
                     let a = quant_loss[q] + prune_loss[p] + 2.0 * quant_loss[q] * prune_loss[p];
-                    let loss = sensitivity * a * (1.0 + 0.2 * normal(&mut rng)) + 0.0002 * normal(&mut rng);
+                    let loss = sensitivity * a * (1.0 + 0.2 * normal(&mut rng))
+                        + 0.0002 * normal(&mut rng);
                     contributions.push(vec![loss, lat.max(0.0)]);
                 }
             }
