@@ -88,7 +88,25 @@ pub fn apply_plan(
     options: &ApplyOptions<'_>,
 ) -> Result<Compressed> {
     let resolved = resolve(plan, &model.graph, source)?;
-    apply_resolved(model, plan, &resolved, options)
+    apply_resolved(model, plan, &resolved, options).map_err(|e| match (e, source) {
+        // Point structural refusals at the plan entry that asked for them.
+        (Error::NotPrunable { layer, reason }, Some(src)) => {
+            let key = resolved
+                .layers
+                .values()
+                .find(|l| l.name == layer)
+                .map(|l| l.key.clone())
+                .unwrap_or_default();
+            let reason = reason.split(" (plan key").next().unwrap_or(&reason).to_string();
+            Error::Plan(sculpt_yaml::Error::at_key(
+                &src.path,
+                &src.text,
+                &key,
+                format!("layer `{layer}` cannot be pruned structurally: {reason}"),
+            ))
+        }
+        (e, _) => e,
+    })
 }
 
 fn is_exact(key: &str, name: &str) -> bool {

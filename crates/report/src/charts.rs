@@ -57,8 +57,6 @@ pub(crate) struct Figure {
     pub(crate) caption: String,
     /// The SVG document.
     pub(crate) svg: String,
-    /// Pixel size of the PNG.
-    pub(crate) size: (u32, u32),
     /// The files written.
     pub(crate) files: Vec<PathBuf>,
 }
@@ -118,7 +116,6 @@ pub(crate) fn render<C: Draw>(
         name: name.to_string(),
         caption: caption.to_string(),
         svg,
-        size,
         files: vec![svg_path, png_path],
     })
 }
@@ -215,7 +212,6 @@ pub(crate) enum Marker {
     Dashed(RGBColor),
     Line(RGBColor),
     Swatch(RGBColor),
-    LightSwatch(RGBColor),
     None,
 }
 
@@ -257,10 +253,6 @@ fn draw_legend<DB: DrawingBackend>(
             }
             Marker::Swatch(c) => {
                 area.draw(&Rectangle::new([(5, cy - 6), (23, cy + 6)], c.filled())).map_err(e)?;
-            }
-            Marker::LightSwatch(c) => {
-                area.draw(&Rectangle::new([(5, cy - 6), (23, cy + 6)], lighten(*c, 0.6).filled()))
-                    .map_err(e)?;
             }
             Marker::None => {}
         }

@@ -89,7 +89,6 @@ pub(crate) enum Block {
         heading: Vec<Inline>,
         figures: Vec<(String, String)>,
     },
-    List(Vec<Vec<Inline>>),
     Table(DocTable),
     Figure(Figure),
 }
@@ -306,13 +305,6 @@ fn block_html(block: &Block, out: &mut String) {
             }
             out.push_str("</div></div>\n");
         }
-        Block::List(items) => {
-            out.push_str("<ul>\n");
-            for item in items {
-                out.push_str(&format!("<li>{}</li>\n", inline_html(item)));
-            }
-            out.push_str("</ul>\n");
-        }
         Block::Table(table) => {
             out.push_str(&format!(
                 "<div class=\"tablewrap\"><table id=\"{}\">\n<thead><tr>",
@@ -382,12 +374,6 @@ fn block_markdown(block: &Block, out: &mut String) {
                     format::markdown(big),
                     format::markdown(label)
                 ));
-            }
-            out.push('\n');
-        }
-        Block::List(items) => {
-            for item in items {
-                out.push_str(&format!("- {}\n", inline_markdown(item)));
             }
             out.push('\n');
         }

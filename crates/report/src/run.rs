@@ -260,8 +260,6 @@ enum RawConstraint {
 #[derive(Debug, Default, Deserialize)]
 struct RawRunYaml {
     #[serde(default)]
-    format_version: Option<u32>,
-    #[serde(default)]
     sculpt_version: Option<String>,
     #[serde(default)]
     started_at: Option<String>,

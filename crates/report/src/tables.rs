@@ -33,7 +33,7 @@ pub(crate) fn read_text_table(path: &Path, name: &str) -> Result<TextTable, Stri
         let values = column
             .str()
             .map_err(|e| format!("{name}: column `{}` is not text ({e})", column.name()))?
-            .into_iter()
+            .iter()
             .map(|v| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
             .collect::<Vec<_>>();
         columns.insert(column.name().to_string(), values);

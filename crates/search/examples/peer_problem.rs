@@ -32,8 +32,8 @@ struct RunOutput {
     seed: u64,
     evaluations: usize,
     seconds: f64,
-    /// CPU time of the run: for sculpt the main thread's (Linux `schedstat`; rayon workers
-    /// are not counted, which only matters for `bayes`), for Python `time.process_time()`.
+    /// CPU time, written by the Python harness only (Rust's standard library has no CPU
+    /// clock); not used in the table.
     #[serde(default)]
     cpu_seconds: Option<f64>,
     /// Objective vectors of the final non-dominated set.
@@ -100,7 +100,6 @@ fn run_engine(
     seed: u64,
 ) -> Result<RunOutput, SearchError> {
     let start = Instant::now();
-    let cpu_start = thread_cpu_seconds();
     let result = match engine {
         name if name == "nsga2" || name.starts_with("nsga2:") => execute(
             objective,
@@ -139,7 +138,7 @@ fn run_engine(
         seed,
         evaluations: result.archive.len(),
         seconds: start.elapsed().as_secs_f64(),
-        cpu_seconds: thread_cpu_seconds().zip(cpu_start).map(|(end, start)| end - start),
+        cpu_seconds: None,
         front: result.front.iter().map(|c| c.evaluation.objectives.clone()).collect(),
     })
 }
@@ -196,8 +195,8 @@ fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> 
     let bounds = ObjectiveBounds::from_points(&exact_points).map_err(|e| e.to_string())?;
     let indicator = HypervolumeIndicator::normalized(bounds, 0.1).map_err(|e| e.to_string())?;
     let best = indicator.evaluate(&exact_points).map_err(|e| e.to_string())?.value;
-    // (tool, engine, budget) -> per run (relative hypervolume, s/eval, CPU s/eval).
-    type Runs = Vec<(f64, f64, Option<f64>)>;
+    // (tool, engine, budget) -> per run (relative hypervolume, s/eval).
+    type Runs = Vec<(f64, f64)>;
     let mut groups: BTreeMap<(String, String, usize), Runs> = BTreeMap::new();
     for path in results {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
@@ -205,12 +204,10 @@ fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> 
         let hv = indicator.evaluate(&output.front).map_err(|e| e.to_string())?.value;
         let evaluations = output.evaluations.max(1) as f64;
         let per_evaluation = output.seconds / evaluations;
-        let cpu_per_evaluation = output.cpu_seconds.map(|cpu| cpu / evaluations);
-        groups.entry((output.tool, output.engine, output.budget)).or_default().push((
-            hv / best,
-            per_evaluation,
-            cpu_per_evaluation,
-        ));
+        groups
+            .entry((output.tool, output.engine, output.budget))
+            .or_default()
+            .push((hv / best, per_evaluation));
     }
     for ((tool, engine, budget), runs) in groups {
         let n = runs.len() as f64;
@@ -223,24 +220,14 @@ fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> 
             values.get(values.len() / 2).copied()
         };
         let seconds = median(runs.iter().map(|r| r.1).collect());
-        let cpu = median(runs.iter().filter_map(|r| r.2).collect());
         let line = serde_json::json!({
             "tool": tool, "engine": engine, "budget": budget, "runs": runs.len(),
             "relative_hypervolume_mean": mean, "relative_hypervolume_sd": sd,
             "seconds_per_evaluation": seconds,
-            "cpu_seconds_per_evaluation": cpu,
         });
         emit(&line.to_string())?;
     }
     Ok(())
-}
-
-/// CPU time of the current thread in seconds, from Linux's `/proc/thread-self/schedstat`
-/// (nanosecond resolution); `None` elsewhere.
-fn thread_cpu_seconds() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanoseconds: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(nanoseconds * 1e-9)
 }
 
 /// Writes one line to stdout, turning a closed pipe into an error rather than a panic.

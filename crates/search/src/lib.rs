@@ -13,7 +13,9 @@
 //! - The [`Executor`] owns the loop: budgets, seed, checkpoints, the stop flag, [`Observer`]s.
 //!   It records every evaluated candidate and the hypervolume after each step, and returns a
 //!   [`SearchResult`].
-//! - [`pareto`](non_dominated_sort) and [`hypervolume`] utilities work on plain `&[f64]` points.
+//! - Pareto utilities ([`non_dominated_sort`], [`crowding_distance`], [`pareto_front`]) and
+//!   [`hypervolume`] (with [`HypervolumeIndicator`] for comparable values) work on plain
+//!   `&[f64]` points.
 //!
 //! Runs are deterministic: the same seed gives the same front, bit for bit, whatever the
 //! number of rayon threads, because every random decision is drawn on the engine's single
