@@ -31,6 +31,8 @@ enum Command {
     Train(cmd::train::Args),
     /// Apply a compression plan and write the compressed model.
     Apply(cmd::apply::Args),
+    /// Per-layer latency, energy and bytes of a (compressed) model on a device profile.
+    Estimate(cmd::estimate::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +52,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => cmd::evaluate::run(&args),
         Command::Train(args) => cmd::train::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
+        Command::Estimate(args) => cmd::estimate::run(&args),
     }
 }

@@ -105,7 +105,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Calibration inputs for activation quantization: `--data`, else the bundled calibration subset
 /// when it fits the model, else none.
-fn calibration_batch(
+pub(crate) fn calibration_batch(
     model: &sculpt_model::Model,
     data: Option<&str>,
 ) -> anyhow::Result<Option<Batch>> {

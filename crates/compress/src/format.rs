@@ -473,28 +473,48 @@ pub fn load_compressed(file: SafetensorsFile, origin: &str, kernels: Kernels) ->
         model.tokenizer = sculpt_model::Tokenizer::from_json(text, &file.path).ok();
     }
     if kernels == Kernels::Candle {
-        for node in model.graph.nodes_mut() {
-            let key = format!("{}.weight", node.name);
-            let Some(p) = packing.get(&key) else { continue };
-            if let Op::Linear(l) = &mut node.op {
-                if let Some(dtype) = ggml_type(p, l.in_features()) {
-                    let q = QTensor::quantize(&l.weight, dtype)?;
-                    l.kernel = Some(QMatMul::from_qtensor(q)?);
-                }
-            }
-        }
+        let bits: BTreeMap<String, u8> = packing
+            .iter()
+            .filter(|(_, p)| p.values == "int")
+            .filter_map(|(k, p)| p.bits.map(|b| (k.clone(), b)))
+            .collect();
+        attach_kernels(&mut model, &bits)?;
     }
     Ok(model)
 }
 
-/// candle's block format closest to a stored integer width, if the inner dimension fits it.
-fn ggml_type(p: &Packing, inner: usize) -> Option<GgmlDType> {
-    if p.values != "int" {
-        return None;
+/// Runs the integer-stored Linear layers of an in-memory compressed model on candle's quantized
+/// matmul kernels (as [`Kernels::Candle`] does for a loaded file).
+pub fn attach_candle_kernels(compressed: &mut Compressed) -> Result<()> {
+    let bits: BTreeMap<String, u8> = compressed
+        .stored
+        .iter()
+        .filter_map(|(k, s)| match &s.encoding {
+            Encoding::Int(q) => Some((k.clone(), q.bits)),
+            _ => None,
+        })
+        .collect();
+    attach_kernels(&mut compressed.model, &bits)
+}
+
+fn attach_kernels(model: &mut Model, bits: &BTreeMap<String, u8>) -> Result<()> {
+    for node in model.graph.nodes_mut() {
+        let Some(&b) = bits.get(&format!("{}.weight", node.name)) else { continue };
+        if let Op::Linear(l) = &mut node.op {
+            if let Some(dtype) = ggml_type(b, l.in_features()) {
+                let q = QTensor::quantize(&l.weight, dtype)?;
+                l.kernel = Some(QMatMul::from_qtensor(q)?);
+            }
+        }
     }
+    Ok(())
+}
+
+/// candle's block format closest to a stored integer width, if the inner dimension fits it.
+fn ggml_type(bits: u8, inner: usize) -> Option<GgmlDType> {
     let k = inner % 256 == 0;
     let b = inner % 32 == 0;
-    match p.bits? {
+    match bits {
         8 if b => Some(GgmlDType::Q8_0),
         6 if k => Some(GgmlDType::Q6K),
         6 if b => Some(GgmlDType::Q8_0),

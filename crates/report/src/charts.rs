@@ -24,7 +24,6 @@ const FAMILY: &str = "sans-serif";
 pub(crate) const INK: RGBColor = RGBColor(33, 37, 41);
 const MUTED: RGBColor = RGBColor(108, 117, 125);
 const FAINT: RGBColor = RGBColor(173, 181, 189);
-const GRID_LIGHT: RGBColor = RGBColor(241, 243, 245);
 const GRID_BOLD: RGBColor = RGBColor(222, 226, 230);
 pub(crate) const FRONT: RGBColor = RGBColor(0, 114, 178);
 const CONSTRAINT: RGBColor = RGBColor(192, 57, 43);
@@ -168,6 +167,29 @@ fn tick_decimals(range: f64) -> usize {
     (-step.log10().floor()).max(0.0) as usize
 }
 
+/// A round tick step (1, 2, 2.5 or 5 × 10^k) giving about `target` ticks over `span`.
+fn nice_step(span: f64, target: usize) -> f64 {
+    if span <= 0.0 || !span.is_finite() {
+        return 1.0;
+    }
+    let raw = span / target.max(1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// Decimals needed to print multiples of `step` exactly.
+fn step_decimals(step: f64) -> usize {
+    (0..8)
+        .find(|&d| {
+            ((step * 10f64.powi(d as i32)).round() - step * 10f64.powi(d as i32)).abs() < 1e-6
+        })
+        .unwrap_or(8)
+}
+
 /// A padded axis range around `values` (at least a small span when all values agree).
 fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -260,7 +282,7 @@ fn draw_legend<DB: DrawingBackend>(
         for (i, line) in wrap(text, chars).iter().enumerate() {
             area.draw_text(
                 line,
-                &anchored(font(13.0), HPos::Left, VPos::Center),
+                &anchored(font(14.0), HPos::Left, VPos::Center),
                 (x, cy + i as i32 * 16),
             )
             .map_err(e)?;
@@ -282,7 +304,7 @@ fn draw_colour_bar<DB: DrawingBackend>(
     hi: f64,
 ) -> Result<(), String> {
     let title = format!("colour: {}", objective.axis_title());
-    area.draw_text(&title, &anchored(font(13.0), HPos::Left, VPos::Center), (6, top + 8))
+    area.draw_text(&title, &anchored(font(14.0), HPos::Left, VPos::Center), (6, top + 8))
         .map_err(e)?;
     let (bar_top, bar_height, x0, x1) = (top + 24, 150, 10, 28);
     for i in 0..bar_height {
@@ -373,10 +395,10 @@ impl Draw for ParetoChart {
             .configure_mesh()
             .x_desc(self.x.axis_title())
             .y_desc(self.y.axis_title())
-            .axis_desc_style(font(15.0))
-            .label_style(font_coloured(13.0, MUTED))
+            .axis_desc_style(font(16.0))
+            .label_style(font_coloured(14.0, MUTED))
             .axis_style(MUTED)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID_BOLD)
             .x_labels(8)
             .y_labels(8)
@@ -400,7 +422,7 @@ impl Draw for ParetoChart {
             let (px, py) = chart.backend_coord(&(*value, y_range.end));
             main.draw_text(
                 label,
-                &anchored(font_coloured(13.0, CONSTRAINT), HPos::Left, VPos::Top),
+                &anchored(font_coloured(14.0, CONSTRAINT), HPos::Left, VPos::Top),
                 (px + 5, py + 4),
             )
             .map_err(e)?;
@@ -413,7 +435,7 @@ impl Draw for ParetoChart {
             let (px, py) = chart.backend_coord(&(x_range.end, *value));
             main.draw_text(
                 label,
-                &anchored(font_coloured(13.0, CONSTRAINT), HPos::Right, VPos::Bottom),
+                &anchored(font_coloured(14.0, CONSTRAINT), HPos::Right, VPos::Bottom),
                 (px - 5, py - 4),
             )
             .map_err(e)?;
@@ -462,7 +484,7 @@ impl Draw for ParetoChart {
             let (px, py) = chart.backend_coord(&b);
             main.draw_text(
                 "baseline",
-                &anchored(font(13.0), HPos::Right, VPos::Bottom),
+                &anchored(font(14.0), HPos::Right, VPos::Bottom),
                 (px - 8, py - 6),
             )
             .map_err(e)?;
@@ -552,14 +574,16 @@ impl Draw for ParetoChart {
             }
         }
         let bottom = draw_legend(&side, 40, &entries)?;
-        if let Some(objective) = self.colour_by {
-            if c_lo.is_finite() {
-                draw_colour_bar(&side, bottom + 10, objective, c_lo, c_hi)?;
-            }
+        if let Some(objective) = self.colour_by.filter(|_| c_lo.is_finite()) {
+            draw_colour_bar(&side, bottom + 10, objective, c_lo, c_hi)?;
         }
         Ok(())
     }
 }
+
+/// One run in an overlay: its label, its points (display units) and whether to join them as a
+/// staircase.
+pub(crate) type Series = (String, Vec<(f64, f64)>, bool);
 
 /// Fronts of several runs on shared axes.
 #[derive(Clone, Debug)]
@@ -568,7 +592,7 @@ pub(crate) struct OverlayChart {
     pub(crate) x: Objective,
     pub(crate) y: Objective,
     /// Per run: label, points (display units), whether to join the points as a staircase.
-    pub(crate) series: Vec<(String, Vec<(f64, f64)>, bool)>,
+    pub(crate) series: Vec<Series>,
 }
 
 impl Draw for OverlayChart {
@@ -593,10 +617,10 @@ impl Draw for OverlayChart {
             .configure_mesh()
             .x_desc(self.x.axis_title())
             .y_desc(self.y.axis_title())
-            .axis_desc_style(font(15.0))
-            .label_style(font_coloured(13.0, MUTED))
+            .axis_desc_style(font(16.0))
+            .label_style(font_coloured(14.0, MUTED))
             .axis_style(MUTED)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID_BOLD)
             .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
             .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
@@ -647,7 +671,7 @@ impl Draw for ConvergenceChart {
         let x_max = self.points.iter().map(|p| p.0).fold(1.0, f64::max);
         let y_max = self.points.iter().map(|p| p.1).fold(0.0, f64::max);
         let y_max = if y_max > 0.0 { y_max * 1.08 } else { 1.0 };
-        let y_decimals = tick_decimals(y_max) + 1;
+        let y_decimals = tick_decimals(y_max);
         let mut chart = ChartBuilder::on(root)
             .caption("Hypervolume of the front against evaluations", font(20.0))
             .margin(14)
@@ -660,10 +684,10 @@ impl Draw for ConvergenceChart {
             .configure_mesh()
             .x_desc("evaluations")
             .y_desc("hypervolume")
-            .axis_desc_style(font(15.0))
-            .label_style(font_coloured(13.0, MUTED))
+            .axis_desc_style(font(16.0))
+            .label_style(font_coloured(14.0, MUTED))
             .axis_style(MUTED)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID_BOLD)
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
@@ -679,12 +703,15 @@ impl Draw for ConvergenceChart {
     }
 }
 
+/// Weight bits, sparsity and rank ratio of one layer, each when known.
+pub(crate) type LayerCell = (Option<f64>, Option<f64>, Option<f64>);
+
 /// One column group of the per-layer heatmap.
 #[derive(Clone, Debug)]
 pub(crate) struct PlanLayers {
     pub(crate) label: String,
     /// Per layer (same order as [`LayersChart::layers`]): bits, sparsity, rank ratio.
-    pub(crate) cells: Vec<Option<(Option<f64>, Option<f64>, Option<f64>)>>,
+    pub(crate) cells: Vec<Option<LayerCell>>,
 }
 
 /// Bits, sparsity and rank per layer of the recommended plans, as a heatmap.
@@ -726,7 +753,7 @@ impl Draw for LayersChart {
             (width as i32 / 2, 12),
         )
         .map_err(e)?;
-        let name_font = font(13.0);
+        let name_font = font(14.0);
         let mut left = 20;
         for layer in &self.layers {
             let (w, _) = root.estimate_text_size(layer, &name_font).map_err(e)?;
@@ -745,8 +772,8 @@ impl Draw for LayersChart {
             )
             .map_err(e)?;
         }
-        let dark = RGBColor(8, 48, 107);
-        let pale = RGBColor(247, 251, 255);
+        let dark = RGBColor(8, 69, 148);
+        let pale = RGBColor(241, 246, 252);
         for (g, plan) in self.plans.iter().enumerate() {
             let x0 = left + g as i32 * group;
             root.draw_text(
@@ -861,18 +888,18 @@ impl Draw for TimeChart {
             if let Marker::Swatch(c) = marker {
                 root.draw(&Rectangle::new([(x, 46), (x + 16, 58)], c.filled())).map_err(e)?;
             }
-            root.draw_text(text, &anchored(font(13.0), HPos::Left, VPos::Center), (x + 22, 52))
+            root.draw_text(text, &anchored(font(14.0), HPos::Left, VPos::Center), (x + 22, 52))
                 .map_err(e)?;
             x += 150;
         }
         root.draw_text(
             &format!("pale bar: baseline · solid bar: {}", self.plan_label),
-            &anchored(font_coloured(13.0, MUTED), HPos::Left, VPos::Center),
+            &anchored(font_coloured(14.0, MUTED), HPos::Left, VPos::Center),
             (x, 52),
         )
         .map_err(e)?;
 
-        let name_font = font(13.0);
+        let name_font = font(14.0);
         let mut left = 20;
         for layer in &self.layers {
             let (w, _) = root.estimate_text_size(layer, &name_font).map_err(e)?;
@@ -909,14 +936,16 @@ impl Draw for TimeChart {
         for (p, (what, max_si, (unit, factor), which)) in panels.iter().enumerate() {
             let x0 = left + p as i32 * (panel_width + 20);
             let plot_width = panel_width - 10;
-            let max_display = (max_si * factor).max(1e-12) * 1.05;
+            let step = nice_step((max_si * factor).max(1e-12), 4);
+            let max_display = ((max_si * factor) / step).ceil().max(1.0) * step;
             let to_px =
                 |v: f64| x0 + ((v * factor) / max_display * plot_width as f64).round() as i32;
             let bottom = Self::TOP + self.layers.len() as i32 * Self::ROW;
             // Grid and ticks.
-            let decimals = tick_decimals(max_display);
-            for k in 0..=4 {
-                let v = max_display * k as f64 / 4.0;
+            let decimals = step_decimals(step);
+            let n_ticks = (max_display / step).round() as i32;
+            for k in 0..=n_ticks {
+                let v = step * k as f64;
                 let px = x0 + (v / max_display * plot_width as f64).round() as i32;
                 root.draw(&PathElement::new(
                     vec![(px, Self::TOP - 4), (px, bottom)],
@@ -991,7 +1020,7 @@ impl Draw for SensitivityChart {
             (width as i32 / 2, 12),
         )
         .map_err(e)?;
-        let name_font = font(13.0);
+        let name_font = font(14.0);
         let mut left = 20;
         for (layer, _) in &self.layers {
             let (w, _) = root.estimate_text_size(layer, &name_font).map_err(e)?;
@@ -1002,12 +1031,16 @@ impl Draw for SensitivityChart {
         let plot_width = width as i32 - left - right_margin;
         let max = self.layers.iter().flat_map(|l| l.1.iter().map(|o| o.1)).fold(0.0, f64::max);
         let min = self.layers.iter().flat_map(|l| l.1.iter().map(|o| o.1)).fold(0.0, f64::min);
-        let span = (max - min).max(1e-9) * 1.05;
-        let to_px = |v: f64| left + ((v - min) / span * plot_width as f64).round() as i32;
+        let step = nice_step((max - min).max(1e-9), 5);
+        let lo = (min / step).floor() * step;
+        let hi = ((max / step).ceil() * step).max(lo + step);
+        let span = hi - lo;
+        let to_px = |v: f64| left + ((v - lo) / span * plot_width as f64).round() as i32;
         let bottom = Self::TOP + self.layers.len() as i32 * Self::ROW;
-        let decimals = tick_decimals(span);
-        for k in 0..=5 {
-            let v = min + span * k as f64 / 5.0;
+        let decimals = step_decimals(step);
+        let n_ticks = (span / step).round() as i32;
+        for k in 0..=n_ticks {
+            let v = lo + step * k as f64;
             let px = to_px(v);
             root.draw(&PathElement::new(
                 vec![(px, Self::TOP - 4), (px, bottom)],
@@ -1043,7 +1076,7 @@ impl Draw for SensitivityChart {
                 ))
                 .map_err(e)?;
                 root.draw_text(
-                    &format!("{label} ({})", crate::format::human(*delta)),
+                    &format!("{label} · {} pts", crate::format::human(*delta)),
                     &anchored(font_coloured(12.0, MUTED), HPos::Left, VPos::Center),
                     (to_px(max) + 8, y + Self::ROW / 2),
                 )
@@ -1070,6 +1103,18 @@ impl Draw for SensitivityChart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_tick_steps() {
+        assert_eq!(nice_step(4.27, 4), 2.0);
+        assert_eq!(nice_step(0.0035, 4), 0.001);
+        assert_eq!(nice_step(35.0, 4), 10.0);
+        assert_eq!(nice_step(1.9, 4), 0.5);
+        assert_eq!(step_decimals(0.5), 1);
+        assert_eq!(step_decimals(2.5), 1);
+        assert_eq!(step_decimals(0.001), 3);
+        assert_eq!(step_decimals(10.0), 0);
+    }
 
     #[test]
     fn wrap_splits_at_spaces() {

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use crate::analysis::{hypervolume, pareto_levels};
 use crate::charts::{OverlayChart, render};
-use crate::doc::{Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, strong, text};
+use crate::doc::{
+    Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, rich, strong, text,
+};
 use crate::error::{Error, Result};
 use crate::format::{TABLE_DIGITS, human, short_hash, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
@@ -415,7 +417,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
     if !all_notes.is_empty() {
         blocks.push(Block::Callout {
             tone: Tone::Warning,
-            lines: all_notes.iter().map(|n| vec![text(format!("{n}."))]).collect(),
+            lines: all_notes.iter().map(|n| rich(&format!("{n}."))).collect(),
         });
     }
     let mut findings = Vec::new();
@@ -461,7 +463,12 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         run_rows.push(Row {
             cells: vec![
                 Cell::text(cmp.labels[i].clone()),
-                Cell::inlines(vec![code(run.dir.display().to_string())]),
+                Cell::inlines(vec![code(
+                    std::fs::canonicalize(&run.dir)
+                        .unwrap_or_else(|_| run.dir.clone())
+                        .display()
+                        .to_string(),
+                )]),
                 Cell::text(meta.model_name().to_string()),
                 Cell::text(meta.device_name().to_string()),
                 Cell::text(meta.engine.clone().unwrap_or_else(|| "?".into())),
@@ -520,11 +527,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         )]));
         for i in 0..objectives.len() {
             for j in (i + 1)..objectives.len() {
-                let (x, y) = if objectives[i] == Objective::AccuracyLoss {
-                    (objectives[j], objectives[i])
-                } else {
-                    (objectives[i], objectives[j])
-                };
+                let (x, y) = Objective::chart_axes(objectives[i], objectives[j]);
                 let series = runs
                     .iter()
                     .zip(&cmp.labels)

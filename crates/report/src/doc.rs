@@ -15,6 +15,15 @@ pub(crate) enum Inline {
     Link { text: String, href: String },
 }
 
+/// Text in which `backticked` parts are code, as in the crate's notes and messages.
+pub(crate) fn rich(s: &str) -> Vec<Inline> {
+    s.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| if i % 2 == 1 { code(part) } else { text(part) })
+        .collect()
+}
+
 pub(crate) fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
 }
@@ -140,7 +149,7 @@ th, td { padding: 5px 8px; border-bottom: 1px solid #e9ecef; text-align: left; v
 th { background: #f1f3f5; font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }
-code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; background: #f1f3f5; padding: 1px 4px; border-radius: 3px; word-break: break-all; }
+code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; background: #f1f3f5; padding: 1px 4px; border-radius: 3px; overflow-wrap: anywhere; }
 a { color: #0072b2; }
 @media print { body { background: #fff; } section { border: none; padding: 0; } nav { display: none; } }
 "#;
@@ -360,10 +369,15 @@ fn block_markdown(block: &Block, out: &mut String) {
         Block::Para(inlines) => out.push_str(&format!("{}\n\n", inline_markdown(inlines))),
         Block::Small(inlines) => out.push_str(&format!("_{}_\n\n", inline_markdown(inlines))),
         Block::Callout { tone, lines } => {
-            for (i, line) in lines.iter().enumerate() {
-                let prefix = if i == 0 && *tone == Tone::Warning { "**Note:** " } else { "" };
-                out.push_str(&format!("> {prefix}{}\n>\n", inline_markdown(line)));
-            }
+            let quoted: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let prefix = if i == 0 && *tone == Tone::Warning { "**Note:** " } else { "" };
+                    format!("> {prefix}{}\n", inline_markdown(line))
+                })
+                .collect();
+            out.push_str(&quoted.join(">\n"));
             out.push('\n');
         }
         Block::KeyFigures { heading, figures } => {

@@ -8,11 +8,16 @@ use crate::charts::{
     ConvergenceChart, Figure, LayersChart, ParetoChart, PlanLayers, SensitivityChart, TimeChart,
     render,
 };
-use crate::doc::{Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, strong, text};
+use crate::doc::{
+    Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, rich, strong, text,
+};
 use crate::error::Result;
 use crate::format::{TABLE_DIGITS, duration, human, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
 use crate::run::{InputRef, LayerPlan, Objective, Plan, Run};
+
+/// The most plans off the front a trade-off chart draws.
+const MAX_DOTS: usize = 3000;
 
 /// The files a report consists of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +97,8 @@ pub fn write_report(run: &Run, out_dir: &Path) -> Result<ReportFiles> {
     if let Some(started) = &run.meta.started_at {
         subtitle.push(format!("started {started}"));
     }
-    subtitle.push(format!("run directory {}", run.dir.display()));
+    let shown_dir = std::fs::canonicalize(&run.dir).unwrap_or_else(|_| run.dir.clone());
+    subtitle.push(format!("run directory {}", shown_dir.display()));
 
     let mut sections = vec![summary_section(run, &summary, &marked)];
     sections.push(tradeoff_section(run, &summary, &marked, out_dir, &mut keep)?);
@@ -129,7 +135,7 @@ fn notes_block(notes: &[String]) -> Option<Block> {
     }
     Some(Block::Callout {
         tone: Tone::Warning,
-        lines: notes.iter().map(|n| vec![text(format!("{n}."))]).collect(),
+        lines: notes.iter().map(|n| rich(&format!("{n}."))).collect(),
     })
 }
 
@@ -138,7 +144,8 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
     if let Some(block) = notes_block(&run.notes) {
         blocks.push(block);
     }
-    if let Some(primary) = marked.first() {
+    // Big numbers only for a plan that meets every constraint; otherwise the warning leads.
+    if let Some(primary) = marked.first().filter(|m| m.plan.feasible) {
         let plan = &primary.plan;
         let baseline = &run.meta.baseline;
         let mut figures = Vec::new();
@@ -296,11 +303,22 @@ fn tradeoff_section(
         return Ok(Section { id: "tradeoffs".into(), title: "Trade-offs".into(), blocks });
     }
     let front_ids: HashSet<u64> = front.iter().map(|p| p.plan_id).collect();
-    let others: Vec<&Plan> = run
+    let mut others: Vec<&Plan> = run
         .candidates
         .rows()
         .map(|rows| rows.iter().filter(|p| !front_ids.contains(&p.plan_id)).collect())
         .unwrap_or_default();
+    // Thousands of faint dots add megabytes to the HTML and nothing to the picture: beyond
+    // MAX_DOTS, every k-th plan (in evaluation order) is drawn.
+    let n_others = others.len();
+    let mut thinned = None;
+    if n_others > MAX_DOTS {
+        let stride = n_others.div_ceil(MAX_DOTS);
+        others = others.into_iter().step_by(stride).collect();
+        thinned = Some(format!(
+            "{n_others} plans off the front: one in {stride} is drawn to keep the report small."
+        ));
+    }
     blocks.push(Block::Para(vec![text(format!(
         "Each chart shows two of the objectives the search minimised ({}); lower is better on both axes. \
          The front is highlighted, every other evaluated plan is faint{}.",
@@ -312,15 +330,12 @@ fn tradeoff_section(
             "candidates.csv is unavailable, so only the front is drawn.",
         )]));
     }
+    if let Some(note) = thinned {
+        blocks.push(Block::Small(vec![text(note)]));
+    }
     for i in 0..objectives.len() {
         for j in (i + 1)..objectives.len() {
-            let (x, y) = if objectives[i] == Objective::AccuracyLoss {
-                (objectives[j], objectives[i])
-            } else if objectives[j] == Objective::AccuracyLoss {
-                (objectives[i], objectives[j])
-            } else {
-                (objectives[i], objectives[j])
-            };
+            let (x, y) = Objective::chart_axes(objectives[i], objectives[j]);
             let colour_by = objectives.iter().copied().find(|o| *o != x && *o != y);
             let point = |p: &Plan| (x.to_display(p.objective(x)), y.to_display(p.objective(y)));
             let baseline = match (run.meta.baseline.objective(x), run.meta.baseline.objective(y)) {
@@ -354,7 +369,7 @@ fn tradeoff_section(
                         (px, py, colour_by.map_or(0.0, |c| c.to_display(p.objective(c))))
                     })
                     .collect(),
-                staircase: objectives.len() == 2,
+                staircase: objectives.len() == 2 && summary.n_feasible > 0,
                 front_infeasible: summary.n_feasible == 0,
                 baseline,
                 x_limits,
@@ -411,7 +426,7 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
         "Energy (mJ)".to_string(),
         "Size (MB)".to_string(),
         "Feasible".into(),
-        "Sources".into(),
+        "Sources (accuracy / latency)".into(),
         "Plan file".into(),
     ]);
     let mut rows = Vec::new();
@@ -448,13 +463,12 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
         } else {
             format!("no: {}", plan.violated.join(", "))
         }));
-        cells.push(Cell::text(format!(
-            "accuracy: {}, latency: {}",
-            plan.accuracy_source, plan.latency_source
-        )));
+        cells.push(Cell::text(format!("{} / {}", plan.accuracy_source, plan.latency_source)));
         cells.push(match &plan.plan_file {
             Some(file) => Cell::inlines(vec![Inline::Link {
-                text: file.clone(),
+                text: Path::new(file)
+                    .file_name()
+                    .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned()),
                 href: relative_link(out_dir, &run.dir.join(file)),
             }]),
             None => Cell::text("–"),
@@ -491,10 +505,10 @@ fn layers_section(
     let mut blocks = Vec::new();
     let title = "Per-layer plans";
     match (run.layers.rows(), marked.is_empty()) {
-        (None, _) => blocks.push(Block::Para(vec![text(format!(
+        (None, _) => blocks.push(Block::Para(rich(&format!(
             "Not shown: {}.",
             run.layers.problem().unwrap_or("tables/layers.csv could not be read")
-        ))])),
+        )))),
         (Some(_), true) => {
             blocks.push(Block::Para(vec![text("There is no recommended plan to show.")]))
         }
@@ -547,10 +561,10 @@ fn time_section(
     let mut blocks = Vec::new();
     let title = "Where the time goes";
     let Some(rows) = run.layers.rows() else {
-        blocks.push(Block::Para(vec![text(format!(
+        blocks.push(Block::Para(rich(&format!(
             "Not shown: {}.",
             run.layers.problem().unwrap_or("tables/layers.csv could not be read")
-        ))]));
+        ))));
         return Ok(Section { id: "time".into(), title: title.into(), blocks });
     };
     let Some(primary) = marked.first() else {
@@ -619,10 +633,10 @@ fn sensitivity_section(
     let mut blocks = Vec::new();
     let title = "Sensitivity";
     match run.sensitivity.rows() {
-        None => blocks.push(Block::Para(vec![text(format!(
+        None => blocks.push(Block::Para(rich(&format!(
             "Not shown: {}.",
             run.sensitivity.problem().unwrap_or("tables/sensitivity.csv could not be read")
-        ))])),
+        )))),
         Some([]) => blocks.push(Block::Para(vec![text("tables/sensitivity.csv has no rows.")])),
         Some(rows) => {
             let mut order: Vec<String> = Vec::new();
@@ -677,10 +691,10 @@ fn convergence_section(
     let mut blocks = Vec::new();
     let title = "Convergence";
     match run.convergence.rows() {
-        None => blocks.push(Block::Para(vec![text(format!(
+        None => blocks.push(Block::Para(rich(&format!(
             "Not shown: {}.",
             run.convergence.problem().unwrap_or("tables/convergence.csv could not be read")
-        ))])),
+        )))),
         Some([]) => blocks.push(Block::Para(vec![text("tables/convergence.csv has no rows.")])),
         Some(rows) => {
             let mut para = Vec::new();
@@ -705,13 +719,13 @@ fn convergence_section(
                     .unwrap_or_default();
                 para.push(text(format!(
                     "Hypervolume of the feasible front after each engine step{reference}; it reached {} after {} evaluations",
-                    sig(last.hypervolume, 4),
+                    human(last.hypervolume),
                     last.evaluations
                 )));
                 if let Some(t) = &run.meta.termination {
                     para.push(text(format!(
-                        " and the search stopped because of {}",
-                        t.replace('_', " ")
+                        " and the search stopped because {}",
+                        termination_words(t)
                     )));
                 }
                 para.push(text(". A curve that has flattened means more evaluations are unlikely to improve the front."));
@@ -725,6 +739,18 @@ fn convergence_section(
         }
     }
     Ok(Section { id: "convergence".into(), title: title.into(), blocks })
+}
+
+/// Why a search stopped, in words.
+fn termination_words(termination: &str) -> String {
+    match termination {
+        "budget_exhausted" => "the evaluation budget was used up".to_string(),
+        "time_limit" => "the time limit was reached".to_string(),
+        "converged" => "the front stopped improving".to_string(),
+        "space_exhausted" => "every plan of the space was evaluated".to_string(),
+        "interrupted" => "it was interrupted".to_string(),
+        other => format!("of {}", other.replace('_', " ")),
+    }
 }
 
 fn input_cells(input: Option<&InputRef>) -> Vec<Inline> {

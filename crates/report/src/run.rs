@@ -74,6 +74,12 @@ impl Objective {
         }
     }
 
+    /// The (x, y) axes of a chart of two objectives: accuracy loss goes on the y axis when it is
+    /// one of them, otherwise the order is kept.
+    pub(crate) fn chart_axes(a: Objective, b: Objective) -> (Objective, Objective) {
+        if a == Objective::AccuracyLoss { (b, a) } else { (a, b) }
+    }
+
     /// `latency (ms)`: the axis and column title.
     pub fn axis_title(self) -> String {
         format!("{} ({})", self.label(), self.unit())
@@ -295,6 +301,100 @@ struct RawRunYaml {
     evaluations: Option<u64>,
     #[serde(default)]
     hypervolume_reference: Option<Vec<f64>>,
+}
+
+/// A value that is kept when it has the expected type and dropped otherwise, so that a run of
+/// another format version still yields every setting that kept its meaning.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    Valid(T),
+    Invalid(serde::de::IgnoredAny),
+}
+
+fn pick<T>(
+    dropped: &mut Vec<&'static str>,
+    key: &'static str,
+    value: Option<Lenient<T>>,
+) -> Option<T> {
+    match value {
+        Some(Lenient::Valid(v)) => Some(v),
+        Some(Lenient::Invalid(_)) => {
+            dropped.push(key);
+            None
+        }
+        None => None,
+    }
+}
+
+/// run.yaml of another format version, read key by key.
+#[derive(Debug, Default, Deserialize)]
+struct LenientRunYaml {
+    #[serde(default)]
+    sculpt_version: Option<Lenient<String>>,
+    #[serde(default)]
+    started_at: Option<Lenient<String>>,
+    #[serde(default)]
+    duration_s: Option<Lenient<f64>>,
+    #[serde(default)]
+    model: Option<Lenient<InputRef>>,
+    #[serde(default)]
+    data: Option<Lenient<DataRefs>>,
+    #[serde(default)]
+    hardware: Option<Lenient<InputRef>>,
+    #[serde(default)]
+    space: Option<Lenient<InputRef>>,
+    #[serde(default)]
+    engine: Option<Lenient<String>>,
+    #[serde(default)]
+    seed: Option<Lenient<u64>>,
+    #[serde(default)]
+    budget: Option<Lenient<u64>>,
+    #[serde(default)]
+    proxy: Option<Lenient<String>>,
+    #[serde(default)]
+    objectives: Option<Lenient<Vec<String>>>,
+    #[serde(default)]
+    constraints: Option<Lenient<BTreeMap<String, RawConstraint>>>,
+    #[serde(default)]
+    metric: Option<Lenient<String>>,
+    #[serde(default)]
+    baseline: Option<Lenient<Baseline>>,
+    #[serde(default)]
+    termination: Option<Lenient<String>>,
+    #[serde(default)]
+    evaluations: Option<Lenient<u64>>,
+    #[serde(default)]
+    hypervolume_reference: Option<Lenient<Vec<f64>>>,
+}
+
+impl LenientRunYaml {
+    /// The settings that could be read, and the keys that could not.
+    fn into_raw(self) -> (RawRunYaml, Vec<&'static str>) {
+        let mut dropped = Vec::new();
+        let d = &mut dropped;
+        let raw = RawRunYaml {
+            sculpt_version: pick(d, "sculpt_version", self.sculpt_version),
+            started_at: pick(d, "started_at", self.started_at),
+            duration_s: pick(d, "duration_s", self.duration_s),
+            model: pick(d, "model", self.model),
+            data: pick(d, "data", self.data),
+            hardware: pick(d, "hardware", self.hardware),
+            space: pick(d, "space", self.space),
+            engine: pick(d, "engine", self.engine),
+            seed: pick(d, "seed", self.seed),
+            budget: pick(d, "budget", self.budget),
+            proxy: pick(d, "proxy", self.proxy),
+            objectives: pick(d, "objectives", self.objectives),
+            constraints: pick(d, "constraints", self.constraints),
+            metric: pick(d, "metric", self.metric),
+            baseline: pick(d, "baseline", self.baseline),
+            termination: pick(d, "termination", self.termination),
+            evaluations: pick(d, "evaluations", self.evaluations),
+            hypervolume_reference: pick(d, "hypervolume_reference", self.hypervolume_reference),
+        };
+        (raw, dropped)
+    }
 }
 
 /// Only the version, read first so that a run of another format gets a clear note.
@@ -605,13 +705,11 @@ pub fn read_run(dir: &Path) -> Result<Run> {
             })
         },
     );
-    if let Table::Loaded(rows) = &front {
-        if rows.is_empty() {
-            notes.push(
-                "front.csv has no plans: the search returned an empty front, so there is nothing to recommend"
-                    .to_string(),
-            );
-        }
+    if front.rows().is_some_and(<[Plan]>::is_empty) {
+        notes.push(
+            "front.csv has no plans: the search returned an empty front, so there is nothing to recommend"
+                .to_string(),
+        );
     }
     Ok(Run {
         dir: dir.to_path_buf(),
@@ -641,8 +739,17 @@ fn read_meta(path: &Path, notes: &mut Vec<String>) -> Result<RunMeta> {
             "run.yaml has format_version {format_version}, but this sculpt reads format version \
              {FORMAT_VERSION}; the report shows what could be read and may be incomplete"
         ));
-        match sculpt_yaml::from_str::<RawRunYaml>(&text, path) {
-            Ok(raw) => raw,
+        match sculpt_yaml::from_str::<LenientRunYaml>(&text, path) {
+            Ok(lenient) => {
+                let (raw, dropped) = lenient.into_raw();
+                if !dropped.is_empty() {
+                    notes.push(format!(
+                        "run.yaml keys that changed meaning in format {format_version} are not shown: {}",
+                        dropped.join(", ")
+                    ));
+                }
+                raw
+            }
             Err(err) => {
                 notes.push(format!(
                     "run settings could not be read ({err}); provenance is not shown"

@@ -1,0 +1,15 @@
+//! The glue of a sculpt search: it turns a model, a device profile, a search space and data into
+//! the tables a search engine optimises over, and the results into a run directory.
+//!
+//! * [`graph_workloads`] and [`layer_compression`] translate the model side into the hardware
+//!   side's vocabulary; [`graph_cost`] costs a whole (compressed) model on a device.
+#![deny(missing_docs)]
+
+mod costs;
+mod error;
+
+pub use costs::{
+    NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,
+    layer_compression, option_workloads,
+};
+pub use error::{Error, Result};

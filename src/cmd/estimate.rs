@@ -1,0 +1,184 @@
+//! `sculpt estimate`: per-layer latency, energy and bytes of a (compressed) model on a device.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
+use sculpt_hw::{Bound, CostModel};
+use sculpt_model::{Batch, InputKind, Model, TokenBatch};
+use serde_json::json;
+
+use crate::output::{self, Format};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The model (a compressed file is costed as stored).
+    #[arg(long, default_value = super::DEFAULT_MODEL)]
+    model: String,
+    /// A compression plan to apply first.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// The device profile (YAML).
+    #[arg(long)]
+    hardware: PathBuf,
+    /// Samples per inference.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Tokens per sample, for text models.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Also run the model on this CPU and print measured beside predicted latency.
+    #[arg(long)]
+    measure: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn bound_name(b: Bound) -> &'static str {
+    match b {
+        Bound::Compute => "compute",
+        Bound::Memory => "memory",
+        Bound::Overhead => "overhead",
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.batch >= 1 && args.tokens >= 1, "--batch and --tokens must be at least 1");
+    let cost_model = CostModel::load(&args.hardware)?;
+    let base = super::load_model_with(&args.model, sculpt_compress::Kernels::Candle)?;
+    let (model, options): (Model, BTreeMap<String, LayerOption>) = match &args.plan {
+        None => (base, BTreeMap::new()),
+        Some(path) => {
+            let (plan, source) = CompressionPlan::from_path(path)?;
+            let calibration = super::apply::calibration_batch(&base, None)?;
+            let mut c = sculpt_compress::apply_plan(
+                &base,
+                &plan,
+                Some(&source),
+                &ApplyOptions { calibration: calibration.as_ref() },
+            )?;
+            sculpt_compress::attach_candle_kernels(&mut c)?;
+            let options = c.applied.iter().cloned().collect();
+            (c.model, options)
+        }
+    };
+    let (cost, workloads) =
+        sculpt_pipeline::graph_cost(&model.graph, &options, &cost_model, args.batch, args.tokens)?;
+    let measured =
+        if args.measure { Some(measure(&model, args.batch, args.tokens)?) } else { None };
+    let rows: Vec<Vec<String>> = cost
+        .layers
+        .iter()
+        .zip(&workloads)
+        .map(|(lc, nw)| {
+            vec![
+                lc.layer.clone(),
+                model.graph.nodes()[nw.node].op.kind().to_string(),
+                format!("{:.3e}", lc.latency_s),
+                format!("{:.3e}", lc.energy_j),
+                lc.weight_bytes.to_string(),
+                bound_name(lc.bound).to_string(),
+                lc.precision.name().to_string(),
+            ]
+        })
+        .collect();
+    match args.format {
+        Format::Json => {
+            let layers: Vec<_> = cost
+                .layers
+                .iter()
+                .zip(&workloads)
+                .map(|(lc, nw)| {
+                    json!({
+                        "name": lc.layer, "kind": model.graph.nodes()[nw.node].op.kind().to_string(),
+                        "latency_s": lc.latency_s, "energy_j": lc.energy_j, "bytes": lc.weight_bytes,
+                        "bound": bound_name(lc.bound), "precision": lc.precision.name(),
+                        "requested_precision": lc.requested_precision.name(),
+                    })
+                })
+                .collect();
+            let mut doc = json!({
+                "model": model.name, "hardware": cost_model.profile().name(), "batch": args.batch,
+                "layers": layers,
+                "total": {
+                    "latency_s": cost.latency_s, "energy_j": cost.energy_j, "weight_bytes": cost.weight_bytes,
+                    "peak_activation_bytes": cost.peak_activation_bytes, "fits_in_memory": cost.fits_in_memory,
+                },
+            });
+            if let Some(m) = measured {
+                doc["measured_latency_s"] = json!(m);
+            }
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Csv => {
+            print!(
+                "{}",
+                output::csv(
+                    &["name", "kind", "latency_s", "energy_j", "bytes", "bound", "precision"],
+                    &rows
+                )
+            );
+        }
+        Format::Table => {
+            print!(
+                "{}",
+                output::table(
+                    &["name", "kind", "latency_s", "energy_j", "bytes", "bound", "precision"],
+                    &rows
+                )
+            );
+            println!(
+                "\n{} on {} (batch {}): latency {:.3} ms, energy {:.3} mJ, weights {} bytes, peak activations {} bytes, {}",
+                model.name,
+                cost_model.profile().name(),
+                args.batch,
+                cost.latency_s * 1e3,
+                cost.energy_j * 1e3,
+                output::thousands(cost.weight_bytes),
+                output::thousands(cost.peak_activation_bytes),
+                if cost.fits_in_memory { "fits in memory" } else { "does NOT fit in memory" }
+            );
+            if let Some(m) = measured {
+                println!(
+                    "measured on this CPU: {:.3} ms (predicted {:.3} ms, {:+.1}%)",
+                    m * 1e3,
+                    cost.latency_s * 1e3,
+                    100.0 * (cost.latency_s - m) / m
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The median of 20 timed forward passes after 3 warm-up passes, on random inputs.
+pub(crate) fn measure(model: &Model, batch: usize, tokens: usize) -> anyhow::Result<f64> {
+    let input = match model.graph.inputs().first().map(|i| &i.kind) {
+        Some(InputKind::Image { channels, height, width, .. }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?)
+        }
+        Some(InputKind::Features { dim }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
+        }
+        _ => Batch::Tokens(TokenBatch {
+            ids: Tensor::ones((batch, tokens), candle_core::DType::U32, &Device::Cpu)?,
+            type_ids: None,
+            mask: Tensor::ones((batch, tokens), candle_core::DType::F32, &Device::Cpu)?,
+        }),
+    };
+    for _ in 0..3 {
+        model.graph.forward(&input)?;
+    }
+    let mut times = Vec::with_capacity(20);
+    for _ in 0..20 {
+        let start = Instant::now();
+        model.graph.forward(&input)?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
