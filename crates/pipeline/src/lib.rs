@@ -7,9 +7,20 @@
 
 mod costs;
 mod error;
+mod sensitivity;
+mod space;
 
 pub use costs::{
     NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,
     layer_compression, option_workloads,
 };
 pub use error::{Error, Result};
+pub use sensitivity::{
+    EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
+    evaluate_plan, fidelity, model_fingerprint, outputs, reference, sensitivity, sha256_hex,
+    tensor_fingerprint,
+};
+pub use space::{
+    Constraints, ExpandedSpace, Match, ObjectiveKind, OptionLists, Rule, SearchSpace, SpaceGene,
+    expand, rule_options,
+};

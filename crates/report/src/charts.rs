@@ -505,6 +505,16 @@ impl Draw for ParetoChart {
             let (px, py) = chart.backend_coord(&b);
             placed.push((px - 80, py - 24, px, py));
         }
+        // Front points and the rings of the marked plans are obstacles too, so that a label sits
+        // next to its own plan and not on a neighbour.
+        for &(x, y, _) in &self.front {
+            let (px, py) = chart.backend_coord(&(x, y));
+            placed.push((px - 6, py - 6, px + 6, py + 6));
+        }
+        for &(x, y, _) in &self.marks {
+            let (px, py) = chart.backend_coord(&(x, y));
+            placed.push((px - 11, py - 11, px + 11, py + 11));
+        }
         let label_font = font(14.0);
         for (x, y, label) in &self.marks {
             let (px, py) = chart.backend_coord(&(*x, *y));
@@ -515,23 +525,42 @@ impl Draw for ParetoChart {
                 (14, 8),
                 (-tw - 14, -th - 8),
                 (-tw - 14, 8),
+                (16, -th / 2),
+                (-tw - 16, -th / 2),
+                (-tw / 2, -th - 16),
+                (-tw / 2, 16),
                 (14, -th - 26),
                 (-tw - 14, -th - 26),
                 (14, 26),
                 (-tw - 14, 26),
+                (-tw / 2, -th - 34),
+                (-tw / 2, 34),
             ];
-            let fits = |(dx, dy): (i32, i32)| {
+            // Pixels of overlap with what is already there, plus a large penalty outside the plot;
+            // the first place without any wins, else the least bad.
+            let cost = |(dx, dy): (i32, i32)| -> i64 {
                 let (x0, y0) = (px + dx, py + dy);
                 let (x1, y1) = (x0 + tw, y0 + th);
-                x0 >= x_pixels.start
-                    && x1 <= x_pixels.end
-                    && y0 >= y_pixels.start
-                    && y1 <= y_pixels.end
-                    && placed
-                        .iter()
-                        .all(|&(a0, b0, a1, b1)| x1 < a0 || x0 > a1 || y1 < b0 || y0 > b1)
+                let outside = x0 < x_pixels.start
+                    || x1 > x_pixels.end
+                    || y0 < y_pixels.start
+                    || y1 > y_pixels.end;
+                let overlap: i64 = placed
+                    .iter()
+                    .map(|&(a0, b0, a1, b1)| {
+                        let w = (x1.min(a1) - x0.max(a0) + 1).max(0) as i64;
+                        let h = (y1.min(b1) - y0.max(b0) + 1).max(0) as i64;
+                        w * h
+                    })
+                    .sum();
+                overlap + if outside { 1_000_000 } else { 0 }
             };
-            let (dx, dy) = candidates.iter().copied().find(|&c| fits(c)).unwrap_or(candidates[0]);
+            let (dx, dy) = candidates
+                .iter()
+                .copied()
+                .find(|&c| cost(c) == 0)
+                .or_else(|| candidates.iter().copied().min_by_key(|&c| cost(c)))
+                .unwrap_or((14, -th - 8));
             let (x0, y0) = (px + dx, py + dy);
             main.draw(&Rectangle::new(
                 [(x0 - 3, y0 - 2), (x0 + tw + 3, y0 + th + 2)],

@@ -12,9 +12,10 @@ use common::{
 use sculpt_report::{read_run, write_report};
 
 /// Writes the report of a fixture into a fresh folder and returns (html, markdown, folder).
-fn report_of(name: &str) -> (String, String, std::path::PathBuf) {
+/// `test` names the output folder, so that tests running in parallel never share one.
+fn report_of(name: &str, test: &str) -> (String, String, std::path::PathBuf) {
     let run = read_run(&fixture(name)).unwrap();
-    let out = out_dir(&format!("report-{name}"));
+    let out = out_dir(&format!("report-{name}-{test}"));
     let files = write_report(&run, &out).unwrap();
     assert_eq!(files.index_html, out.join("index.html"));
     let html = std::fs::read_to_string(&files.index_html).unwrap();
@@ -112,7 +113,7 @@ fn check_charts(html: &str, out: &Path, expected: &[&str]) {
 
 #[test]
 fn two_objective_report() {
-    let (html, md, out) = report_of("tpu-2obj");
+    let (html, md, out) = report_of("tpu-2obj", "two_objective_report");
     assert_self_contained(&html);
     check_html_numbers(&html, &fixture("tpu-2obj/front.csv"));
     check_markdown_numbers(&md, &fixture("tpu-2obj"), &out);
@@ -148,7 +149,7 @@ fn two_objective_report() {
 
 #[test]
 fn three_objective_report_has_every_pair() {
-    let (html, md, out) = report_of("arm-3obj");
+    let (html, md, out) = report_of("arm-3obj", "three_objective_report_has_every_pair");
     assert_self_contained(&html);
     check_html_numbers(&html, &fixture("arm-3obj/front.csv"));
     check_markdown_numbers(&md, &fixture("arm-3obj"), &out);
@@ -171,7 +172,7 @@ fn three_objective_report_has_every_pair() {
 
 #[test]
 fn infeasible_report_says_so_and_explains() {
-    let (html, md, _out) = report_of("npu-infeasible");
+    let (html, md, _out) = report_of("npu-infeasible", "infeasible_report_says_so_and_explains");
     assert_self_contained(&html);
     check_html_numbers(&html, &fixture("npu-infeasible/front.csv"));
     assert!(html.contains("No evaluated plan meets all constraints"));
@@ -188,7 +189,7 @@ fn infeasible_report_says_so_and_explains() {
 
 #[test]
 fn incomplete_run_degrades_section_by_section() {
-    let (html, md, out) = report_of("tpu-incomplete");
+    let (html, md, out) = report_of("tpu-incomplete", "incomplete_run_degrades_section_by_section");
     assert_self_contained(&html);
     check_html_numbers(&html, &fixture("tpu-incomplete/front.csv"));
     for missing in [
@@ -259,11 +260,11 @@ fn many_candidates_are_thinned_in_the_charts() {
 
 #[test]
 fn key_figures_only_for_a_feasible_plan() {
-    let (html, _, _) = report_of("tpu-2obj");
+    let (html, _, _) = report_of("tpu-2obj", "key_figures_only_for_a_feasible_plan");
     assert!(html.contains(
         "<div class=\"keyfigures\"><h3>R1 — plan 10: best at ≤ 0.7 ms latency on tpu-like</h3>"
     ));
-    let (html, _, _) = report_of("npu-infeasible");
+    let (html, _, _) = report_of("npu-infeasible", "key_figures_only_for_a_feasible_plan");
     assert!(
         !html.contains("class=\"keyfigures\""),
         "no headline numbers for a plan that breaks a constraint"
