@@ -7,6 +7,7 @@
 
 mod costs;
 mod error;
+mod problem;
 mod sensitivity;
 mod space;
 
@@ -15,6 +16,7 @@ pub use costs::{
     layer_compression, option_workloads,
 };
 pub use error::{Error, Result};
+pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
 pub use sensitivity::{
     EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
     evaluate_plan, fidelity, model_fingerprint, outputs, reference, sensitivity, sha256_hex,

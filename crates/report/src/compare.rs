@@ -435,22 +435,30 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         ))]);
     }
     for (i, best) in cmp.best.iter().enumerate() {
-        if let Some(plan) = best {
-            findings.push(vec![text(format!(
+        match best {
+            Some(plan) => findings.push(vec![text(format!(
                 "{}: best plan {} — {}.",
                 cmp.labels[i],
                 plan.plan_id,
                 crate::analysis::versus_baseline(&runs[i], plan)
-            ))]);
+            ))]),
+            None => findings.push(vec![text(format!(
+                "{}: no front plan meets the shared constraints.",
+                cmp.labels[i]
+            ))]),
         }
     }
     for group in &cmp.robust {
         if let Some(genome) = &group.genome {
             let names: Vec<String> = group.runs.iter().map(|&i| cmp.labels[i].clone()).collect();
+            let standing = if group.worst_rank == 0.0 {
+                "it is on the front of every one of them".to_string()
+            } else {
+                format!("worst normalised rank {}", sig(group.worst_rank, 3))
+            };
             findings.push(vec![text(format!(
-                "Robust across {}: the plan with genome {genome} (worst normalised rank {}).",
+                "Robust across {}: the plan with genome {genome} ({standing}).",
                 crate::analysis::join_words(&names),
-                sig(group.worst_rank, 3)
             ))]);
         }
     }
