@@ -8,6 +8,7 @@
 mod costs;
 mod error;
 mod problem;
+mod run;
 mod sensitivity;
 mod space;
 
@@ -16,6 +17,7 @@ pub use costs::{
     layer_compression, option_workloads,
 };
 pub use error::{Error, Result};
+pub use run::{EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, measure_latency, objective_names, run_search};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
 pub use sensitivity::{
     EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
