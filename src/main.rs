@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Search per-layer compression plans for a model on a device; write the Pareto front.
+    Search(cmd::search::Args),
     /// Per-layer shapes, parameters, MACs and bytes of a model.
     Profile(cmd::profile::Args),
     /// Accuracy (classifiers) or embedding statistics (encoders) of a model on data.
@@ -33,6 +35,8 @@ enum Command {
     Apply(cmd::apply::Args),
     /// Per-layer latency, energy and bytes of a (compressed) model on a device profile.
     Estimate(cmd::estimate::Args),
+    /// Write the HTML/Markdown report of a run directory, or compare several runs.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,10 +52,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Search(args) => cmd::search::run(&args),
         Command::Profile(args) => cmd::profile::run(&args),
         Command::Evaluate(args) => cmd::evaluate::run(&args),
         Command::Train(args) => cmd::train::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
         Command::Estimate(args) => cmd::estimate::run(&args),
+        Command::Report(args) => cmd::report::run(&args),
     }
 }

@@ -4,6 +4,8 @@ pub(crate) mod apply;
 pub(crate) mod estimate;
 pub(crate) mod evaluate;
 pub(crate) mod profile;
+pub(crate) mod report;
+pub(crate) mod search;
 pub(crate) mod train;
 
 /// The model used when `--model` is not given.

@@ -17,8 +17,11 @@ pub use costs::{
     layer_compression, option_workloads,
 };
 pub use error::{Error, Result};
-pub use run::{EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, measure_latency, objective_names, run_search};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
+pub use run::{
+    EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, measure_latency,
+    objective_names, run_search,
+};
 pub use sensitivity::{
     EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
     evaluate_plan, fidelity, model_fingerprint, outputs, reference, sensitivity, sha256_hex,

@@ -9,20 +9,23 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use serde::Serialize;
 use sculpt_compress::{ApplyOptions, CompressionPlan, Encoding, LayerOption, PruneKind};
 use sculpt_eval::Data;
 use sculpt_hw::CostModel;
 use sculpt_model::{Batch, InputKind, Model, Task};
 use sculpt_search::{
-    BayesianSearch, EvaluatedCandidate, ExactConfig, ExactEngine, ExecutorConfig, Executor, ExhaustiveSearch, Nsga2,
-    Objective, Observer, RandomSearch, SearchResult, TerminationReason, pareto_front,
+    BayesianSearch, EvaluatedCandidate, ExactConfig, ExactEngine, Executor, ExecutorConfig,
+    ExhaustiveSearch, Nsga2, Objective, Observer, RandomSearch, SearchResult, TerminationReason,
+    pareto_front,
 };
+use serde::Serialize;
 
 use crate::costs::{graph_cost, graph_workloads, option_workloads};
 use crate::error::{Error, Result};
 use crate::problem::{CostTables, TableObjective, cost_tables};
-use crate::sensitivity::{EvalSet, evaluate_plan, reference, sensitivity, sha256_hex, tensor_fingerprint};
+use crate::sensitivity::{
+    EvalSet, evaluate_plan, reference, sensitivity, sha256_hex, tensor_fingerprint,
+};
 use crate::space::{Constraints, ExpandedSpace, ObjectiveKind, SearchSpace, expand};
 
 /// The run-directory format this code writes.
@@ -184,14 +187,20 @@ fn dense_set(name: &str, inputs: &Tensor, labels: Option<&[u32]>, batch: usize) 
     Ok(EvalSet {
         batches,
         labels: labels.map(<[u32]>::to_vec),
-        fingerprint: tensor_fingerprint(&[inputs])? + &labels.map(|l| sha256_hex(&l.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())).unwrap_or_default(),
+        fingerprint: tensor_fingerprint(&[inputs])?
+            + &labels
+                .map(|l| sha256_hex(&l.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()))
+                .unwrap_or_default(),
         name: name.to_string(),
     })
 }
 
 fn fits_bundled(model: &Model) -> bool {
     matches!(model.graph.task(), Task::Classification { classes: 10 })
-        && matches!(model.graph.inputs().first().map(|i| &i.kind), Some(InputKind::Image { channels: 1, height: 28, width: 28, .. }))
+        && matches!(
+            model.graph.inputs().first().map(|i| &i.kind),
+            Some(InputKind::Image { channels: 1, height: 28, width: 28, .. })
+        )
 }
 
 fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
@@ -206,7 +215,10 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
         ),
         None => {
             return Err(Error::Invalid {
-                msg: format!("model `{}` does not fit the bundled Fashion-MNIST data; give --data", model.name),
+                msg: format!(
+                    "model `{}` does not fit the bundled Fashion-MNIST data; give --data",
+                    model.name
+                ),
             });
         }
         Some(name) => {
@@ -214,7 +226,9 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
             let all = sculpt_eval::load_data(name)?;
             let n = all.len();
             if n < 4 {
-                return Err(Error::Invalid { msg: format!("`{name}` holds {n} samples; need at least 4 to split") });
+                return Err(Error::Invalid {
+                    msg: format!("`{name}` holds {n} samples; need at least 4 to split"),
+                });
             }
             let n_cal = cfg.calibration_samples.min(n / 2);
             let n_val = cfg.validation_samples.min(n - n_cal);
@@ -229,7 +243,12 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
                 let inputs = sculpt_eval::fit_inputs(&model.graph, inputs)?;
                 if let (Some(l), Task::Classification { classes }) = (labels, model.graph.task()) {
                     if let Some(bad) = l.iter().find(|&&v| v as usize >= *classes) {
-                        return Err(Error::Invalid { msg: format!("`{}` holds label {bad}, but the model has {classes} classes", d.name) });
+                        return Err(Error::Invalid {
+                            msg: format!(
+                                "`{}` holds label {bad}, but the model has {classes} classes",
+                                d.name
+                            ),
+                        });
                     }
                 }
                 dense_set(&d.name, &inputs, labels.as_deref(), 128)
@@ -238,8 +257,16 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
                 let tok = model.tokenizer.as_ref().ok_or_else(|| Error::Invalid {
                     msg: format!("model `{}` has no tokenizer for text data", model.name),
                 })?;
-                let batches = sentences.chunks(32).map(|c| Ok(Batch::Tokens(tok.encode(c)?))).collect::<Result<Vec<_>>>()?;
-                Ok(EvalSet { batches, labels: None, fingerprint: sha256_hex(sentences.join("\n").as_bytes()), name: d.name.clone() })
+                let batches = sentences
+                    .chunks(32)
+                    .map(|c| Ok(Batch::Tokens(tok.encode(c)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(EvalSet {
+                    batches,
+                    labels: None,
+                    fingerprint: sha256_hex(sentences.join("\n").as_bytes()),
+                    name: d.name.clone(),
+                })
             }
         }
     };
@@ -250,7 +277,11 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
 }
 
 /// Runs a search and writes the run directory.
-pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option<Box<dyn Observer + '_>>) -> Result<RunSummary> {
+pub fn run_search(
+    cfg: &SearchConfig,
+    monitor: &dyn RunMonitor,
+    observer: Option<Box<dyn Observer + '_>>,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let mut notes = Vec::new();
@@ -265,25 +296,50 @@ pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option
     let workloads = graph_workloads(&model.graph, cfg.batch, cfg.tokens)?;
     let space = expand(&space_file, &model.graph, &workloads, &cost_model)?;
     if space.genes.is_empty() {
-        return Err(Error::Invalid { msg: "the space leaves nothing to search for this model and device".into() });
+        return Err(Error::Invalid {
+            msg: "the space leaves nothing to search for this model and device".into(),
+        });
     }
-    notes.extend(space.dropped.iter().map(|d| format!("option dropped: {d}")));
+    notes.extend(summarise_dropped(&space.dropped));
     monitor.stage("cost tables");
     let costs = cost_tables(&model.graph, &space, &workloads, &cost_model)?;
     let data = splits(&model, cfg)?;
     monitor.stage("per-layer sensitivity");
-    let sens = sensitivity(&model, &space, &data.calibration, data.calib_batch.as_ref(), cfg.cache_dir.as_deref(), &|d, t| monitor.sensitivity(d, t))?;
+    let sens = sensitivity(
+        &model,
+        &space,
+        &data.calibration,
+        data.calib_batch.as_ref(),
+        cfg.cache_dir.as_deref(),
+        &|d, t| monitor.sensitivity(d, t),
+    )?;
     notes.extend(sens.warnings.iter().cloned());
-    let deltas: Vec<Vec<f64>> = sens.entries.iter().map(|g| g.iter().map(|e| e.delta).collect()).collect();
+    let deltas: Vec<Vec<f64>> =
+        sens.entries.iter().map(|g| g.iter().map(|e| e.delta).collect()).collect();
     let objective = TableObjective::new(&costs, &deltas, &space_file.objectives, &constraints);
 
+    std::fs::create_dir_all(&cfg.out)
+        .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
+    if let (Some(path), false) = (&cfg.checkpoint, cfg.resume) {
+        // A fresh run never continues from an old checkpoint.
+        let _ = std::fs::remove_file(path);
+    }
+    if let (Some(path), true) = (&cfg.checkpoint, cfg.resume) {
+        if !path.exists() {
+            return Err(Error::Invalid {
+                msg: format!("--resume: {} has no checkpoint", path.display()),
+            });
+        }
+    }
     monitor.stage(&format!("searching with {}", cfg.engine.name()));
     let result = run_engine(cfg, &objective, observer)?;
 
     // Candidates: all four quantities, feasibility, front membership.
     let front_ids: Vec<usize> = result.front.iter().map(|c| c.index).collect();
-    std::fs::create_dir_all(cfg.out.join("plans")).map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
-    std::fs::create_dir_all(cfg.out.join("tables")).map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
+    std::fs::create_dir_all(cfg.out.join("plans"))
+        .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
+    std::fs::create_dir_all(cfg.out.join("tables"))
+        .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
 
     monitor.stage("re-evaluating the front");
     let val_ref = reference(&model, &data.validation)?;
@@ -294,8 +350,13 @@ pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option
         let q = objective.quantities(&cand.genome);
         let (_, violated) = objective.violation(&q);
         let plan = space.plan(&model.graph, &cand.genome, &model.name);
-        let f = evaluate_plan(&model, &plan, &data.validation, &val_ref, data.calib_batch.as_ref())?;
-        let latency_measured = if measure_here { Some(measure_latency(&model, &plan, data.calib_batch.as_ref(), cfg.batch)?) } else { None };
+        let f =
+            evaluate_plan(&model, &plan, &data.validation, &val_ref, data.calib_batch.as_ref())?;
+        let latency_measured = if measure_here {
+            Some(measure_latency(&model, &plan, data.calib_batch.as_ref(), cfg.batch)?)
+        } else {
+            None
+        };
         let plan_file = format!("plans/front-{k:03}.yaml");
         write_text(&cfg.out.join(&plan_file), &plan_yaml(&plan, cand.index, &q))?;
         front_rows.push(FrontRow {
@@ -320,7 +381,8 @@ pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option
     write_sensitivity(&cfg.out, &model, &space, &sens.entries)?;
     write_convergence(&cfg.out, &result)?;
     write_layers(&cfg.out, &model, &cost_model, &plans, cfg)?;
-    let baseline_cost = graph_cost(&model.graph, &BTreeMap::new(), &cost_model, cfg.batch, cfg.tokens)?.0;
+    let baseline_cost =
+        graph_cost(&model.graph, &BTreeMap::new(), &cost_model, cfg.batch, cfg.tokens)?.0;
     let feasible = result.front_feasible;
     if !feasible {
         notes.push("no plan meets the constraints; front.csv holds the closest plans and the `violated` column says why".into());
@@ -330,13 +392,43 @@ pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option
         sculpt_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at,
         duration_s: started.elapsed().as_secs_f64(),
-        model: Source { name: model.name.clone(), origin: Some(model.origin.clone()), path: None, sha256: crate::sensitivity::model_fingerprint(&model)?, n_samples: None },
-        data: DataYaml {
-            calibration: Source { name: data.calibration.name.clone(), origin: None, path: None, sha256: data.calibration.fingerprint.clone(), n_samples: Some(data.calibration.len()) },
-            validation: Source { name: data.validation.name.clone(), origin: None, path: None, sha256: data.validation.fingerprint.clone(), n_samples: Some(data.validation.len()) },
+        model: Source {
+            name: model.name.clone(),
+            origin: Some(model.origin.clone()),
+            path: None,
+            sha256: crate::sensitivity::model_fingerprint(&model)?,
+            n_samples: None,
         },
-        hardware: Source { name: cost_model.profile().name().to_string(), origin: None, path: Some(cfg.hardware.display().to_string()), sha256: file_sha(&cfg.hardware), n_samples: None },
-        space: Source { name: space_file.name.clone().unwrap_or_else(|| "space".into()), origin: None, path: Some(cfg.space.display().to_string()), sha256: file_sha(&cfg.space), n_samples: None },
+        data: DataYaml {
+            calibration: Source {
+                name: data.calibration.name.clone(),
+                origin: None,
+                path: None,
+                sha256: data.calibration.fingerprint.clone(),
+                n_samples: Some(data.calibration.len()),
+            },
+            validation: Source {
+                name: data.validation.name.clone(),
+                origin: None,
+                path: None,
+                sha256: data.validation.fingerprint.clone(),
+                n_samples: Some(data.validation.len()),
+            },
+        },
+        hardware: Source {
+            name: cost_model.profile().name().to_string(),
+            origin: None,
+            path: Some(cfg.hardware.display().to_string()),
+            sha256: file_sha(&cfg.hardware),
+            n_samples: None,
+        },
+        space: Source {
+            name: space_file.name.clone().unwrap_or_else(|| "space".into()),
+            origin: None,
+            path: Some(cfg.space.display().to_string()),
+            sha256: file_sha(&cfg.space),
+            n_samples: None,
+        },
         engine: cfg.engine.name().to_string(),
         seed: cfg.seed,
         budget: cfg.budget,
@@ -375,20 +467,68 @@ pub fn run_search(cfg: &SearchConfig, monitor: &dyn RunMonitor, observer: Option
     })
 }
 
-fn run_engine(cfg: &SearchConfig, objective: &TableObjective, observer: Option<Box<dyn Observer + '_>>) -> Result<SearchResult> {
+/// Groups "layer option: reason" lines by reason: "3 options of conv1, fc1 dropped: reason".
+fn summarise_dropped(dropped: &[String]) -> Vec<String> {
+    let mut by_reason: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+    for d in dropped {
+        let (head, reason) = d.split_once(": ").unwrap_or((d.as_str(), ""));
+        // Reasons name the layer; strip it so the same cause groups across layers.
+        let layer = head.split(' ').next().unwrap_or("").to_string();
+        let reason = reason
+            .replace(&format!("layer `{layer}`"), "a layer")
+            .replace(&format!("`{layer}`"), "the layer");
+        let reason = reason.split(" with option `").next().unwrap_or(&reason).to_string()
+            + reason.split("`: ").nth(1).map(|r| format!(": {r}")).unwrap_or_default().as_str();
+        let e = by_reason.entry(reason).or_default();
+        e.0 += 1;
+        if !e.1.contains(&layer) {
+            e.1.push(layer);
+        }
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, (n, layers))| {
+            let shown: Vec<&str> = layers.iter().take(6).map(String::as_str).collect();
+            let more = if layers.len() > 6 {
+                format!(" and {} more", layers.len() - 6)
+            } else {
+                String::new()
+            };
+            format!("{n} options dropped ({}{more}): {reason}", shown.join(", "))
+        })
+        .collect()
+}
+
+fn run_engine(
+    cfg: &SearchConfig,
+    objective: &TableObjective,
+    observer: Option<Box<dyn Observer + '_>>,
+) -> Result<SearchResult> {
     let space = sculpt_search::Space::new(
-        objective.genes.iter().enumerate().map(|(g, opts)| sculpt_search::Gene { name: format!("gene{g}"), n_choices: opts.len() }).collect(),
+        objective
+            .genes
+            .iter()
+            .enumerate()
+            .map(|(g, opts)| sculpt_search::Gene {
+                name: format!("gene{g}"),
+                n_choices: opts.len(),
+            })
+            .collect(),
     )
     .map_err(search_err)?;
     let mut config = ExecutorConfig::new(cfg.budget, cfg.seed);
     config.max_wall_time = cfg.time_limit;
     config.stop_flag = cfg.stop.clone();
     if let Some(path) = &cfg.checkpoint {
-        config.checkpoint = Some(sculpt_search::CheckpointConfig { path: path.clone(), every_evaluations: (cfg.budget / 10).max(1) });
+        config.checkpoint = Some(sculpt_search::CheckpointConfig {
+            path: path.clone(),
+            every_evaluations: (cfg.budget / 10).max(1),
+        });
     }
     macro_rules! go {
         ($obj:expr, $engine:expr) => {{
-            let mut ex = Executor::new($obj, space.clone(), $engine, config.clone()).map_err(search_err)?;
+            let mut ex =
+                Executor::new($obj, space.clone(), $engine, config.clone()).map_err(search_err)?;
             if let Some(o) = observer {
                 ex = ex.add_observer(ObserverBox(o));
             }
@@ -411,7 +551,8 @@ fn run_engine(cfg: &SearchConfig, objective: &TableObjective, observer: Option<B
             for c in r.archive.iter_mut().chain(r.front.iter_mut()) {
                 c.evaluation = objective.evaluate(&c.genome);
             }
-            let pts: Vec<Vec<f64>> = r.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+            let pts: Vec<Vec<f64>> =
+                r.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
             let keep = pareto_front(&pts);
             r.front = keep.into_iter().map(|i| r.front[i].clone()).collect();
             r
@@ -446,13 +587,26 @@ fn termination_name(t: &TerminationReason) -> &'static str {
 }
 
 /// The median latency of a plan's compressed model on this CPU (candle kernels).
-pub fn measure_latency(model: &Model, plan: &CompressionPlan, calibration: Option<&Batch>, batch: usize) -> Result<f64> {
+pub fn measure_latency(
+    model: &Model,
+    plan: &CompressionPlan,
+    calibration: Option<&Batch>,
+    batch: usize,
+) -> Result<f64> {
     let mut c = sculpt_compress::apply_plan(model, plan, None, &ApplyOptions { calibration })?;
     sculpt_compress::attach_candle_kernels(&mut c)?;
     let input = match c.model.graph.inputs().first().map(|i| &i.kind) {
-        Some(InputKind::Image { channels, height, width, .. }) => Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?),
-        Some(InputKind::Features { dim }) => Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?),
-        _ => return Err(Error::Invalid { msg: "latency measurement supports image and feature models".into() }),
+        Some(InputKind::Image { channels, height, width, .. }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?)
+        }
+        Some(InputKind::Features { dim }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
+        }
+        _ => {
+            return Err(Error::Invalid {
+                msg: "latency measurement supports image and feature models".into(),
+            });
+        }
     };
     for _ in 0..3 {
         c.model.graph.forward(&input)?;
@@ -525,7 +679,10 @@ fn file_sha(path: &Path) -> String {
 
 /// UTC now as RFC 3339, from the system clock (civil-from-days, no time crate needed).
 fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -559,12 +716,23 @@ fn opt(v: Option<f64>) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 const CANDIDATE_COLUMNS: &str = "plan_id,accuracy_loss,accuracy_loss_measured,latency_s,latency_s_measured,energy_j,size_bytes,feasible,violation,violated,on_front,accuracy_source,latency_source,genome";
 
-fn write_candidates(out: &Path, result: &SearchResult, objective: &TableObjective, front_ids: &[usize], front: &[FrontRow], measured: bool) -> Result<()> {
+fn write_candidates(
+    out: &Path,
+    result: &SearchResult,
+    objective: &TableObjective,
+    front_ids: &[usize],
+    front: &[FrontRow],
+    measured: bool,
+) -> Result<()> {
     let mut s = String::from(CANDIDATE_COLUMNS);
     s.push('\n');
     let by_id: BTreeMap<usize, &FrontRow> = front.iter().map(|r| (r.plan_id, r)).collect();
@@ -624,20 +792,52 @@ fn write_front(out: &Path, front: &[FrontRow], measured: bool) -> Result<()> {
 fn write_costs(out: &Path, model: &Model, space: &ExpandedSpace, costs: &CostTables) -> Result<()> {
     let mut s = String::from("layer,option_id,option,latency_s,energy_j,bytes,bound,precision\n");
     for (gene, opts) in space.genes.iter().zip(&costs.genes) {
-        let layer = gene.layers.iter().map(|&l| model.graph.nodes()[l].name.clone()).collect::<Vec<_>>().join("+");
+        let layer = gene
+            .layers
+            .iter()
+            .map(|&l| model.graph.nodes()[l].name.clone())
+            .collect::<Vec<_>>()
+            .join("+");
         for (k, (o, c)) in gene.options.iter().zip(opts).enumerate() {
-            let _ = writeln!(s, "{},{k},{},{},{},{},{},{}", csv_field(&layer), csv_field(&o.to_string()), c.latency_s, c.energy_j, c.bytes as u64, c.bound, c.precision);
+            let _ = writeln!(
+                s,
+                "{},{k},{},{},{},{},{},{}",
+                csv_field(&layer),
+                csv_field(&o.to_string()),
+                c.latency_s,
+                c.energy_j,
+                c.bytes as u64,
+                c.bound,
+                c.precision
+            );
         }
     }
     write_text(&out.join("tables/costs.csv"), &s)
 }
 
-fn write_sensitivity(out: &Path, model: &Model, space: &ExpandedSpace, entries: &[Vec<crate::sensitivity::SensitivityEntry>]) -> Result<()> {
+fn write_sensitivity(
+    out: &Path,
+    model: &Model,
+    space: &ExpandedSpace,
+    entries: &[Vec<crate::sensitivity::SensitivityEntry>],
+) -> Result<()> {
     let mut s = String::from("layer,option_id,option,delta,kl\n");
     for (gene, es) in space.genes.iter().zip(entries) {
-        let layer = gene.layers.iter().map(|&l| model.graph.nodes()[l].name.clone()).collect::<Vec<_>>().join("+");
+        let layer = gene
+            .layers
+            .iter()
+            .map(|&l| model.graph.nodes()[l].name.clone())
+            .collect::<Vec<_>>()
+            .join("+");
         for (k, (o, e)) in gene.options.iter().zip(es).enumerate() {
-            let _ = writeln!(s, "{},{k},{},{},{}", csv_field(&layer), csv_field(&o.to_string()), e.delta, e.kl);
+            let _ = writeln!(
+                s,
+                "{},{k},{},{},{}",
+                csv_field(&layer),
+                csv_field(&o.to_string()),
+                e.delta,
+                e.kl
+            );
         }
     }
     write_text(&out.join("tables/sensitivity.csv"), &s)
@@ -654,16 +854,27 @@ fn write_convergence(out: &Path, result: &SearchResult) -> Result<()> {
 fn option_traits(o: Option<&LayerOption>) -> (u8, f64, f64) {
     let Some(o) = o else { return (32, 0.0, 1.0) };
     let sparsity = match &o.prune {
-        Some(p) if p.kind == PruneKind::NM => 1.0 - p.n.unwrap_or(2) as f64 / p.m.unwrap_or(4) as f64,
+        Some(p) if p.kind == PruneKind::NM => {
+            1.0 - p.n.unwrap_or(2) as f64 / p.m.unwrap_or(4) as f64
+        }
         Some(p) => p.ratio.unwrap_or(0.0),
         None => 0.0,
     };
-    let rank = o.rank.as_ref().and_then(|r| r.ratio).unwrap_or(if o.rank.is_some() { 0.5 } else { 1.0 });
+    let rank =
+        o.rank.as_ref().and_then(|r| r.ratio).unwrap_or(if o.rank.is_some() { 0.5 } else { 1.0 });
     (o.weight_bits(), sparsity, rank)
 }
 
-fn write_layers(out: &Path, model: &Model, cost_model: &CostModel, plans: &[(usize, CompressionPlan)], cfg: &SearchConfig) -> Result<()> {
-    let mut s = String::from("plan_id,layer,kind,option,weight_bits,sparsity,rank_ratio,latency_s,energy_j,bytes,bound\n");
+fn write_layers(
+    out: &Path,
+    model: &Model,
+    cost_model: &CostModel,
+    plans: &[(usize, CompressionPlan)],
+    cfg: &SearchConfig,
+) -> Result<()> {
+    let mut s = String::from(
+        "plan_id,layer,kind,option,weight_bits,sparsity,rank_ratio,latency_s,energy_j,bytes,bound\n",
+    );
     let workloads = graph_workloads(&model.graph, cfg.batch, cfg.tokens)?;
     let mut all: Vec<(String, &CompressionPlan)> = vec![("baseline".into(), &EMPTY_PLAN)];
     all.extend(plans.iter().map(|(id, p)| (id.to_string(), p)));
@@ -673,8 +884,10 @@ fn write_layers(out: &Path, model: &Model, cost_model: &CostModel, plans: &[(usi
                 continue;
             }
             let option = plan.layers.get(&node.name);
-            let base: Vec<_> = workloads.iter().filter(|w| w.node == idx).map(|w| w.workload.clone()).collect();
-            let parts = option_workloads(&base, &node.op, option.unwrap_or(&LayerOption::default()))?;
+            let base: Vec<_> =
+                workloads.iter().filter(|w| w.node == idx).map(|w| w.workload.clone()).collect();
+            let parts =
+                option_workloads(&base, &node.op, option.unwrap_or(&LayerOption::default()))?;
             let (mut lat, mut en, mut bytes, mut bound, mut slow) = (0.0, 0.0, 0u64, "", 0.0);
             for (w, c) in parts {
                 let lc = cost_model.layer_cost(&w, &c)?;
@@ -692,14 +905,24 @@ fn write_layers(out: &Path, model: &Model, cost_model: &CostModel, plans: &[(usi
             }
             let (bits, sp, rank) = option_traits(option);
             let label = option.map(|o| o.to_string()).unwrap_or_else(|| "fp32".into());
-            let _ = writeln!(s, "{id},{},{},{},{bits},{sp},{rank},{lat},{en},{bytes},{bound}", csv_field(&node.name), node.op.kind(), csv_field(&label));
+            let _ = writeln!(
+                s,
+                "{id},{},{},{},{bits},{sp},{rank},{lat},{en},{bytes},{bound}",
+                csv_field(&node.name),
+                node.op.kind(),
+                csv_field(&label)
+            );
         }
     }
     let _ = Encoding::Dense;
     write_text(&out.join("tables/layers.csv"), &s)
 }
 
-static EMPTY_PLAN: CompressionPlan = CompressionPlan { model: None, defaults: LayerOption { prune: None, quant: None, rank: None }, layers: BTreeMap::new() };
+static EMPTY_PLAN: CompressionPlan = CompressionPlan {
+    model: None,
+    defaults: LayerOption { prune: None, quant: None, rank: None },
+    layers: BTreeMap::new(),
+};
 
 /// The objectives of a space in column order, for callers that format results.
 pub fn objective_names(space: &SearchSpace) -> Vec<&'static str> {

@@ -1,0 +1,220 @@
+//! `sculpt search`: the main job.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sculpt_pipeline::{Constraints, EngineKind, RunMonitor, SearchConfig};
+use sculpt_search::{Observer, Progress};
+
+use crate::output;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The model.
+    #[arg(long, default_value = super::DEFAULT_MODEL)]
+    model: String,
+    /// Data to calibrate and validate on (split into disjoint calibration and validation
+    /// samples); default: the bundled Fashion-MNIST subsets.
+    #[arg(long)]
+    data: Option<String>,
+    /// The device profile.
+    #[arg(long, default_value = "hardware-profiles/tpu-like.yaml")]
+    hardware: PathBuf,
+    /// The search space.
+    #[arg(long, default_value = "search-spaces/default.yaml")]
+    space: PathBuf,
+    /// nsga2, bayes, exact, random or exhaustive.
+    #[arg(long, default_value = "nsga2")]
+    engine: String,
+    /// Plans to evaluate.
+    #[arg(long, default_value_t = 2000)]
+    budget: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The run directory.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Samples per inference for the cost model.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Tokens per sample, for text models.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Latency limit (seconds).
+    #[arg(long)]
+    max_latency_s: Option<f64>,
+    /// Energy limit (joules).
+    #[arg(long)]
+    max_energy_j: Option<f64>,
+    /// Size limit (bytes).
+    #[arg(long)]
+    max_size_bytes: Option<f64>,
+    /// Accuracy-loss limit (a fraction: 0.01 = one point).
+    #[arg(long)]
+    max_accuracy_drop: Option<f64>,
+    /// Require weights plus activations to fit the device's memory.
+    #[arg(long)]
+    fits_in_memory: bool,
+    /// Calibration samples for the sensitivity pass.
+    #[arg(long, default_value_t = 512)]
+    calibration_samples: usize,
+    /// Validation samples for the front's re-evaluation.
+    #[arg(long, default_value_t = 2000)]
+    validation_samples: usize,
+    /// Stop the engine after this many seconds.
+    #[arg(long)]
+    time_limit_s: Option<f64>,
+    /// Continue from the run directory's checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Do not read or write the sensitivity cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+struct Monitor {
+    bar: ProgressBar,
+}
+
+impl RunMonitor for Monitor {
+    fn stage(&self, message: &str) {
+        self.bar.set_message(message.to_string());
+        self.bar.tick();
+    }
+
+    fn sensitivity(&self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+}
+
+struct BarObserver {
+    bar: ProgressBar,
+}
+
+impl Observer for BarObserver {
+    fn observe(&mut self, progress: &Progress<'_>) {
+        self.bar.set_length(progress.max_evaluations as u64);
+        self.bar.set_position(progress.entry.evaluations as u64);
+        let hv =
+            progress.entry.hypervolume.map(|h| format!(", hypervolume {h:.4}")).unwrap_or_default();
+        self.bar.set_message(format!("search: front {}{hv}", progress.entry.front_size));
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let engine = EngineKind::parse(&args.engine).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown engine `{}`; expected nsga2, bayes, exact, random or exhaustive",
+            args.engine
+        )
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while stopping ends the process the usual way.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let config = SearchConfig {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        hardware: args.hardware.clone(),
+        space: args.space.clone(),
+        engine,
+        budget: args.budget,
+        seed: args.seed,
+        out: args.out.clone(),
+        batch: args.batch,
+        tokens: args.tokens,
+        constraints: Constraints {
+            max_latency_s: args.max_latency_s,
+            max_energy_j: args.max_energy_j,
+            max_size_bytes: args.max_size_bytes,
+            max_accuracy_drop: args.max_accuracy_drop,
+            fits_in_memory: args.fits_in_memory.then_some(true),
+        },
+        calibration_samples: args.calibration_samples,
+        validation_samples: args.validation_samples,
+        cache_dir: (!args.no_cache).then(sculpt_pipeline::default_cache_dir),
+        time_limit: args.time_limit_s.map(Duration::from_secs_f64),
+        stop: Some(stop.clone()),
+        checkpoint: Some(args.out.join("checkpoint.json")),
+        resume: args.resume,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let monitor = Monitor { bar: bar.clone() };
+    let summary = sculpt_pipeline::run_search(
+        &config,
+        &monitor,
+        Some(Box::new(BarObserver { bar: bar.clone() })),
+    );
+    bar.finish_and_clear();
+    let summary = summary?;
+    let report = crate::cmd::report::write_report(&summary.out);
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
+    let rows: Vec<Vec<String>> = summary
+        .front_rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.plan_id.to_string(),
+                format!("{:.2}", 100.0 * r.accuracy_loss),
+                r.accuracy_loss_measured.map(|v| format!("{:.2}", 100.0 * v)).unwrap_or_default(),
+                format!("{:.4}", r.latency_s * 1e3),
+                r.latency_s_measured.map(|v| format!("{:.4}", v * 1e3)).unwrap_or_default(),
+                format!("{:.4}", r.energy_j * 1e3),
+                output::thousands(r.size_bytes as u64),
+                if r.feasible { "yes".into() } else { format!("no: {}", r.violated) },
+                r.plan_file.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        output::table(
+            &[
+                "plan",
+                "loss_pts",
+                "loss_measured_pts",
+                "latency_ms",
+                "measured_ms",
+                "energy_mJ",
+                "size_bytes",
+                "feasible",
+                "plan_file"
+            ],
+            &rows
+        )
+    );
+    println!(
+        "\n{} plans evaluated ({}), {} on the front{}, baseline metric {:.4}, {:.1} s; results in {}",
+        summary.evaluations,
+        summary.termination,
+        summary.front,
+        if summary.feasible { "" } else { " — NO plan meets the constraints" },
+        summary.baseline_metric,
+        summary.duration_s,
+        summary.out.display()
+    );
+    match report {
+        Ok(path) => println!("report: {}", path.display()),
+        Err(e) => eprintln!("warning: the report could not be written: {e:#}"),
+    }
+    Ok(if summary.termination == "interrupted" { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
