@@ -263,11 +263,11 @@ fn encode(
     Ok((tensors, packing))
 }
 
+/// The tensors and the metadata of a compressed file.
+pub type Export = (Vec<(String, Tensor)>, BTreeMap<String, String>);
+
 /// Everything `sculpt apply` writes: the tensors and the metadata.
-pub fn export_tensors(
-    compressed: &Compressed,
-    provenance: &str,
-) -> Result<(Vec<(String, Tensor)>, BTreeMap<String, String>)> {
+pub fn export_tensors(compressed: &Compressed, provenance: &str) -> Result<Export> {
     let mut tensors = Vec::new();
     let mut packing = BTreeMap::new();
     for node in compressed.model.graph.nodes() {
@@ -293,10 +293,10 @@ pub fn export_tensors(
     meta.insert(PLAN_KEY.into(), compressed.plan.to_yaml());
     meta.insert("sculpt.name".into(), format!("{} (compressed)", compressed.model.name));
     meta.insert("sculpt.provenance".into(), provenance.to_string());
-    if let Some(tok) = &compressed.model.tokenizer {
-        if let Ok(text) = std::fs::read_to_string(tok.path()) {
-            meta.insert("sculpt.tokenizer".into(), text);
-        }
+    if let Some(tok) = &compressed.model.tokenizer
+        && let Ok(text) = std::fs::read_to_string(tok.path())
+    {
+        meta.insert("sculpt.tokenizer".into(), text);
     }
     Ok((tensors, meta))
 }
@@ -354,7 +354,7 @@ fn decode(
         }
         "nm" => {
             let (n, m, stride) = (p.n.unwrap_or(0), p.m.unwrap_or(0), p.inner_stride.unwrap_or(1));
-            if n == 0 || m == 0 || p.shape.len() < 2 || p.shape[1] % m != 0 {
+            if n == 0 || m == 0 || p.shape.len() < 2 || !p.shape[1].is_multiple_of(m) {
                 return Err(bad(format!(
                     "invalid N:M description {n}:{m} for shape {:?}",
                     p.shape
@@ -500,11 +500,11 @@ pub fn attach_candle_kernels(compressed: &mut Compressed) -> Result<()> {
 fn attach_kernels(model: &mut Model, bits: &BTreeMap<String, u8>) -> Result<()> {
     for node in model.graph.nodes_mut() {
         let Some(&b) = bits.get(&format!("{}.weight", node.name)) else { continue };
-        if let Op::Linear(l) = &mut node.op {
-            if let Some(dtype) = ggml_type(b, l.in_features()) {
-                let q = QTensor::quantize(&l.weight, dtype)?;
-                l.kernel = Some(QMatMul::from_qtensor(q)?);
-            }
+        if let Op::Linear(l) = &mut node.op
+            && let Some(dtype) = ggml_type(b, l.in_features())
+        {
+            let q = QTensor::quantize(&l.weight, dtype)?;
+            l.kernel = Some(QMatMul::from_qtensor(q)?);
         }
     }
     Ok(())
@@ -512,8 +512,8 @@ fn attach_kernels(model: &mut Model, bits: &BTreeMap<String, u8>) -> Result<()> 
 
 /// candle's block format closest to a stored integer width, if the inner dimension fits it.
 fn ggml_type(bits: u8, inner: usize) -> Option<GgmlDType> {
-    let k = inner % 256 == 0;
-    let b = inner % 32 == 0;
+    let k = inner.is_multiple_of(256);
+    let b = inner.is_multiple_of(32);
     match bits {
         8 if b => Some(GgmlDType::Q8_0),
         6 if k => Some(GgmlDType::Q6K),

@@ -29,7 +29,7 @@ pub use apply::{
 };
 pub use error::{Error, Result};
 pub use format::{
-    Kernels, PACKING_KEY, PLAN_KEY, attach_candle_kernels, export_tensors, load_any,
+    Export, Kernels, PACKING_KEY, PLAN_KEY, attach_candle_kernels, export_tensors, load_any,
     load_compressed, stored_bytes, write_compressed,
 };
 pub use lowrank::{choose_rank, factorise, singular_values};

@@ -566,13 +566,14 @@ fn validate_option(o: &LayerOption, op: &Op) -> Result<(), (String, String)> {
                 return Err(("quant.float".into(), "`float` needs `weight_bits: 16`".into()));
             }
         }
-        if let Some(a) = q.act_bits {
-            if a != 8 && a != 16 {
-                return Err((
-                    "quant.act_bits".into(),
-                    format!("{a} bits is not supported; expected 8 or 16"),
-                ));
-            }
+        if let Some(a) = q.act_bits
+            && a != 8
+            && a != 16
+        {
+            return Err((
+                "quant.act_bits".into(),
+                format!("{a} bits is not supported; expected 8 or 16"),
+            ));
         }
         match (q.granularity, q.group_size) {
             (Granularity::PerGroup, Some(32 | 64 | 128)) => {}
@@ -602,24 +603,24 @@ fn validate_option(o: &LayerOption, op: &Op) -> Result<(), (String, String)> {
         if set != 1 {
             return Err(("rank".into(), "give exactly one of ratio, rank or energy".into()));
         }
-        if let Some(x) = r.ratio {
-            if !(x > 0.0 && x <= 1.0) {
-                return Err(("rank.ratio".into(), format!("must be in (0, 1], got {x}")));
-            }
+        if let Some(x) = r.ratio
+            && !(x > 0.0 && x <= 1.0)
+        {
+            return Err(("rank.ratio".into(), format!("must be in (0, 1], got {x}")));
         }
-        if let Some(e) = r.energy {
-            if !(e > 0.0 && e <= 1.0) {
-                return Err(("rank.energy".into(), format!("must be in (0, 1], got {e}")));
-            }
+        if let Some(e) = r.energy
+            && !(e > 0.0 && e <= 1.0)
+        {
+            return Err(("rank.energy".into(), format!("must be in (0, 1], got {e}")));
         }
         let max = max_rank(op);
-        if let Some(k) = r.rank {
-            if k == 0 || k > max {
-                return Err((
-                    "rank.rank".into(),
-                    format!("rank {k} is larger than the layer allows (1..={max})"),
-                ));
-            }
+        if let Some(k) = r.rank
+            && (k == 0 || k > max)
+        {
+            return Err((
+                "rank.rank".into(),
+                format!("rank {k} is larger than the layer allows (1..={max})"),
+            ));
         }
         if o.prune.as_ref().is_some_and(|p| matches!(p.kind, PruneKind::Magnitude | PruneKind::NM))
         {

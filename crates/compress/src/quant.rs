@@ -145,7 +145,8 @@ pub fn quantize_weight(
         Clip::Mse => (0..11).map(|i| 1.0 - 0.05 * i as f32).collect(),
     };
     let best = |vals: &[f32]| -> (f32, u8, Vec<u8>) {
-        let mut best: Option<((f32, u8, Vec<u8>), f64)> = None;
+        type Candidate = ((f32, u8, Vec<u8>), f64);
+        let mut best: Option<Candidate> = None;
         for &a in &alphas {
             let q = quantize_group(vals, params.bits, params.symmetric, a);
             let err = if alphas.len() > 1 {

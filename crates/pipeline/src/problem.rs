@@ -192,11 +192,11 @@ impl TableObjective {
         let mut total = 0.0;
         let mut names = Vec::new();
         for j in 0..4 {
-            if let Some(b) = self.bounds[j] {
-                if q[j] > b {
-                    total += (q[j] - b) / b.abs().max(1e-12);
-                    names.push(NAMES[j]);
-                }
+            if let Some(b) = self.bounds[j]
+                && q[j] > b
+            {
+                total += (q[j] - b) / b.abs().max(1e-12);
+                names.push(NAMES[j]);
             }
         }
         (total, names)

@@ -241,15 +241,15 @@ fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
         match &d.data {
             Data::Dense { inputs, labels } => {
                 let inputs = sculpt_eval::fit_inputs(&model.graph, inputs)?;
-                if let (Some(l), Task::Classification { classes }) = (labels, model.graph.task()) {
-                    if let Some(bad) = l.iter().find(|&&v| v as usize >= *classes) {
-                        return Err(Error::Invalid {
-                            msg: format!(
-                                "`{}` holds label {bad}, but the model has {classes} classes",
-                                d.name
-                            ),
-                        });
-                    }
+                if let (Some(l), Task::Classification { classes }) = (labels, model.graph.task())
+                    && let Some(bad) = l.iter().find(|&&v| v as usize >= *classes)
+                {
+                    return Err(Error::Invalid {
+                        msg: format!(
+                            "`{}` holds label {bad}, but the model has {classes} classes",
+                            d.name
+                        ),
+                    });
                 }
                 dense_set(&d.name, &inputs, labels.as_deref(), 128)
             }
@@ -324,15 +324,22 @@ pub fn run_search(
         // A fresh run never continues from an old checkpoint.
         let _ = std::fs::remove_file(path);
     }
-    if let (Some(path), true) = (&cfg.checkpoint, cfg.resume) {
-        if !path.exists() {
-            return Err(Error::Invalid {
-                msg: format!("--resume: {} has no checkpoint", path.display()),
-            });
-        }
+    if let (Some(path), true) = (&cfg.checkpoint, cfg.resume)
+        && !path.exists()
+    {
+        return Err(Error::Invalid {
+            msg: format!("--resume: {} has no checkpoint", path.display()),
+        });
     }
     monitor.stage(&format!("searching with {}", cfg.engine.name()));
     let result = run_engine(cfg, &objective, observer)?;
+    if !matches!(result.termination, TerminationReason::Interrupted | TerminationReason::TimeLimit)
+    {
+        // A finished search needs no checkpoint; an interrupted one keeps it for --resume.
+        if let Some(path) = &cfg.checkpoint {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 
     // Candidates: all four quantities, feasibility, front membership.
     let front_ids: Vec<usize> = result.front.iter().map(|c| c.index).collect();
@@ -742,7 +749,7 @@ fn write_candidates(
         let row = by_id.get(&c.index);
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},proxy,{},{}",
             c.index,
             q[0],
             opt(row.and_then(|r| r.accuracy_loss_measured)),
@@ -754,7 +761,6 @@ fn write_candidates(
             violation,
             csv_field(&names.join(";")),
             front_ids.contains(&c.index),
-            "proxy",
             if measured && row.is_some() { "measured" } else { "modelled" },
             genome_str(c),
         );

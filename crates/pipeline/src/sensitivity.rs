@@ -238,20 +238,20 @@ pub fn sensitivity(
         None => None,
     };
     let mut cache = CacheFile { version: 1, entries: BTreeMap::new() };
-    if let Some(path) = &cache_path {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            match serde_json::from_str::<CacheFile>(&text) {
-                Ok(c)
-                    if c.version == 1
-                        && c.entries.values().all(|e| e.delta.is_finite() && e.kl.is_finite()) =>
-                {
-                    cache = c
-                }
-                _ => warnings.push(format!(
-                    "{}: the sensitivity cache is corrupt; recomputing it",
-                    path.display()
-                )),
+    if let Some(path) = &cache_path
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        match serde_json::from_str::<CacheFile>(&text) {
+            Ok(c)
+                if c.version == 1
+                    && c.entries.values().all(|e| e.delta.is_finite() && e.kl.is_finite()) =>
+            {
+                cache = c
             }
+            _ => warnings.push(format!(
+                "{}: the sensitivity cache is corrupt; recomputing it",
+                path.display()
+            )),
         }
     }
     let jobs: Vec<(usize, usize)> = space
@@ -264,7 +264,9 @@ pub fn sensitivity(
     let done = AtomicUsize::new(0);
     let graph = &model.graph;
     let cached_before: BTreeMap<String, SensitivityEntry> = cache.entries.clone();
-    let results: Vec<Result<(usize, usize, String, SensitivityEntry, bool)>> = jobs
+    // (gene, option, cache key, entry, served from the cache)
+    type Done = (usize, usize, String, SensitivityEntry, bool);
+    let results: Vec<Result<Done>> = jobs
         .par_iter()
         .map(|&(g, o)| {
             let gene = &space.genes[g];

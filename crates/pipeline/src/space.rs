@@ -206,25 +206,23 @@ impl SearchSpace {
             }
             // Validate every option of the rule as a plan entry would be.
             for opt in rule_options(rule).iter() {
-                if let Some(q) = &opt.quant {
-                    if let Some(b) = q.weight_bits {
-                        if ![2u8, 3, 4, 6, 8, 16, 32].contains(&b) {
-                            return Err(err(
-                                &format!("rules.{i}.options.quant"),
-                                format!("{b} bits is not supported"),
-                            ));
-                        }
-                    }
+                if let Some(q) = &opt.quant
+                    && let Some(b) = q.weight_bits
+                    && ![2u8, 3, 4, 6, 8, 16, 32].contains(&b)
+                {
+                    return Err(err(
+                        &format!("rules.{i}.options.quant"),
+                        format!("{b} bits is not supported"),
+                    ));
                 }
-                if let Some(p) = &opt.prune {
-                    if let Some(r) = p.ratio {
-                        if !(0.0..1.0).contains(&r) {
-                            return Err(err(
-                                &format!("rules.{i}.options.prune"),
-                                format!("ratio must be in [0, 1), got {r}"),
-                            ));
-                        }
-                    }
+                if let Some(p) = &opt.prune
+                    && let Some(r) = p.ratio
+                    && !(0.0..1.0).contains(&r)
+                {
+                    return Err(err(
+                        &format!("rules.{i}.options.prune"),
+                        format!("ratio must be in [0, 1), got {r}"),
+                    ));
                 }
             }
         }
@@ -343,10 +341,10 @@ fn option_applies(
         layers: BTreeMap::from([(name.clone(), option.clone())]),
     };
     sculpt_compress::resolve(&plan, graph, None).map_err(|e| e.to_string())?;
-    if let Some(p) = &option.prune {
-        if p.kind == PruneKind::Channel {
-            sculpt_compress::channel_prunable(graph, idx)?;
-        }
+    if let Some(p) = &option.prune
+        && p.kind == PruneKind::Channel
+    {
+        sculpt_compress::channel_prunable(graph, idx)?;
     }
     Ok(())
 }

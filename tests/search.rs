@@ -1,0 +1,175 @@
+//! End-to-end tests of `sculpt search` on the bundled demo.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sculpt(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sculpt"));
+    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run sculpt")
+}
+
+fn search(out: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    let cache = out.with_extension("cache");
+    let mut args = vec!["search", "--out", out.to_str().unwrap(), "--validation-samples", "500"];
+    if !extra.contains(&"--budget") {
+        args.extend_from_slice(&["--budget", "150"]);
+    }
+    args.extend_from_slice(extra);
+    let mut envs = envs.to_vec();
+    envs.push(("SCULPT_CACHE", cache.to_str().unwrap()));
+    let o = sculpt(&args, &envs);
+    assert!(o.status.success(), "search failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+#[test]
+fn default_search_writes_the_documented_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    search(&out, &[], &[]);
+    for f in [
+        "run.yaml",
+        "front.csv",
+        "candidates.csv",
+        "candidates.parquet",
+        "front.parquet",
+        "tables/costs.csv",
+        "tables/sensitivity.csv",
+        "tables/convergence.csv",
+        "tables/layers.csv",
+        "report/index.html",
+        "report/report.md",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let (h, rows) = csv(&out.join("candidates.csv"));
+    for c in [
+        "plan_id",
+        "accuracy_loss",
+        "accuracy_loss_measured",
+        "latency_s",
+        "energy_j",
+        "size_bytes",
+        "feasible",
+    ] {
+        col(&h, c);
+    }
+    assert!(!rows.is_empty() && rows.len() <= 150);
+    let (h, rows) = csv(&out.join("tables/sensitivity.csv"));
+    assert_eq!(&h[..4], ["layer", "option_id", "option", "delta"]);
+    // The identity option of every layer has zero delta.
+    assert!(rows.iter().filter(|r| r[1] == "0").all(|r| r[3].parse::<f64>().unwrap() == 0.0));
+    let (h, _) = csv(&out.join("tables/costs.csv"));
+    assert_eq!(&h[..6], ["layer", "option_id", "option", "latency_s", "energy_j", "bytes"]);
+    // Every front plan applies and its measured loss matches an independent evaluation.
+    let (h, front) = csv(&out.join("front.csv"));
+    assert!(!front.is_empty());
+    let run_yaml = std::fs::read_to_string(out.join("run.yaml")).unwrap();
+    assert!(run_yaml.contains("format_version: 1") && run_yaml.contains("engine: nsga2"));
+    let row = &front[front.len() - 1];
+    let plan = out.join(&row[col(&h, "plan_file")]);
+    let model = dir.path().join("c.safetensors");
+    let o =
+        sculpt(&["apply", "--plan", plan.to_str().unwrap(), "--out", model.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sculpt(&["evaluate", "--model", model.to_str().unwrap(), "--format", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let base = sculpt(&["evaluate", "--format", "json"], &[]);
+    let base: serde_json::Value = serde_json::from_slice(&base.stdout).unwrap();
+    // The run validated on the first 500 of the 2,000 bundled images; evaluate uses all 2,000, so
+    // compare loosely: the measured loss is within 3 points of the full-set loss.
+    let measured: f64 = row[col(&h, "accuracy_loss_measured")].parse().unwrap();
+    let full = base["value"].as_f64().unwrap() - doc["value"].as_f64().unwrap();
+    assert!((measured - full).abs() < 0.03, "{measured} vs {full}");
+}
+
+#[test]
+fn same_seed_same_front_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    search(&a, &["--seed", "7"], &[("RAYON_NUM_THREADS", "1")]);
+    search(&b, &["--seed", "7"], &[("RAYON_NUM_THREADS", "2")]);
+    let (_, fa) = csv(&a.join("front.csv"));
+    let (_, fb) = csv(&b.join("front.csv"));
+    assert_eq!(fa, fb);
+    let (_, ca) = csv(&a.join("candidates.csv"));
+    let (_, cb) = csv(&b.join("candidates.csv"));
+    assert_eq!(ca, cb);
+}
+
+#[test]
+fn exact_front_equals_exhaustive_enumeration_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let exact = dir.path().join("exact");
+    let all = dir.path().join("all");
+    search(&exact, &["--engine", "exact", "--budget", "100000"], &[]);
+    search(&all, &["--engine", "exhaustive", "--budget", "100000"], &[]);
+    let key = |p: &PathBuf| {
+        let (h, rows) = csv(&p.join("front.csv"));
+        let (a, l) = (col(&h, "accuracy_loss"), col(&h, "latency_s"));
+        let mut v: Vec<(String, String)> =
+            rows.iter().map(|r| (r[a].clone(), r[l].clone())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(key(&exact), key(&all));
+    // Exhaustive really enumerated the whole space.
+    let (_, rows) = csv(&all.join("candidates.csv"));
+    let run = std::fs::read_to_string(all.join("run.yaml")).unwrap();
+    let size: f64 =
+        run.lines().find_map(|l| l.strip_prefix("space_size: ")).unwrap().trim().parse().unwrap();
+    assert_eq!(rows.len() as f64, size);
+}
+
+#[test]
+fn impossible_constraints_still_write_the_closest_plans_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = search(&out, &["--max-latency-s", "1e-9"], &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("NO plan meets the constraints"), "{stdout}");
+    let (h, front) = csv(&out.join("front.csv"));
+    assert!(!front.is_empty());
+    assert!(front.iter().all(|r| r[col(&h, "feasible")] == "false" && r[col(&h, "violated")] == "max_latency_s"));
+}
+
+#[test]
+fn bad_search_input_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let check = |args: &[&str], expected: &str| {
+        let mut a = vec!["search", "--out", out.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let o = sculpt(&a, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(err.lines().last().unwrap_or("").contains(expected), "{err}");
+        assert!(!err.contains("panicked"));
+    };
+    check(&["--engine", "annealing"], "unknown engine `annealing`");
+    check(&["--space", "/no/space.yaml"], "/no/space.yaml");
+    let space = dir.path().join("s.yaml");
+    std::fs::write(&space, "rules:\n  - match: {kind: [conv2d]}\n    options: {quant: [{weight_bits: 8}], colour: red}\n").unwrap();
+    check(&["--space", space.to_str().unwrap()], "s.yaml:3");
+    check(&["--model", "builtin:mobilenet_v2"], "give --data");
+}
