@@ -37,6 +37,10 @@ enum Command {
     Estimate(cmd::estimate::Args),
     /// Write the HTML/Markdown report of a run directory, or compare several runs.
     Report(cmd::report::Args),
+    /// Per-layer sensitivity of every option of a search space (the accuracy proxy's table).
+    Sensitivity(cmd::proxy::SensitivityArgs),
+    /// How well the accuracy proxy ranks random plans against full held-out evaluations.
+    ProxyCheck(cmd::proxy::ProxyCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,5 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => cmd::apply::run(&args),
         Command::Estimate(args) => cmd::estimate::run(&args),
         Command::Report(args) => cmd::report::run(&args),
+        Command::Sensitivity(args) => cmd::proxy::sensitivity(&args),
+        Command::ProxyCheck(args) => cmd::proxy::proxy_check(&args),
     }
 }

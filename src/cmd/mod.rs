@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod estimate;
 pub(crate) mod evaluate;
 pub(crate) mod profile;
+pub(crate) mod proxy;
 pub(crate) mod report;
 pub(crate) mod search;
 pub(crate) mod train;

@@ -8,6 +8,7 @@
 mod costs;
 mod error;
 mod problem;
+mod proxy;
 mod run;
 mod sensitivity;
 mod space;
@@ -18,9 +19,10 @@ pub use costs::{
 };
 pub use error::{Error, Result};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
+pub use proxy::{ProxyCheck, ProxyKind, kendall_tau, pearson, proxy_check, spearman};
 pub use run::{
-    EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, measure_latency,
-    objective_names, run_search,
+    EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, Splits,
+    measure_latency, objective_names, run_search, splits,
 };
 pub use sensitivity::{
     EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,

@@ -168,11 +168,15 @@ pub trait RunMonitor: Send + Sync {
     fn sensitivity(&self, done: usize, total: usize);
 }
 
-/// The data splits of a run.
-struct Splits {
-    calibration: EvalSet,
-    validation: EvalSet,
-    calib_batch: Option<Batch>,
+/// The data splits of a run: calibration (sensitivity, activation ranges) and validation (the
+/// front's re-evaluation, proxy checks), never the same samples.
+pub struct Splits {
+    /// Calibration samples.
+    pub calibration: EvalSet,
+    /// Held-out samples.
+    pub validation: EvalSet,
+    /// The first calibration batch (for activation quantization).
+    pub calib_batch: Option<Batch>,
 }
 
 fn dense_set(name: &str, inputs: &Tensor, labels: Option<&[u32]>, batch: usize) -> Result<EvalSet> {
@@ -203,7 +207,8 @@ fn fits_bundled(model: &Model) -> bool {
         )
 }
 
-fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
+/// Loads and splits the data of a run.
+pub fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
     let take = |d: &sculpt_eval::Dataset, n: usize| -> Result<sculpt_eval::Dataset> {
         let idx: Vec<usize> = (0..d.len().min(n)).collect();
         Ok(d.select(&idx)?)
@@ -294,7 +299,7 @@ pub fn run_search(
     let space_file = SearchSpace::from_path(&cfg.space)?;
     let constraints = space_file.constraints.merged(&cfg.constraints);
     let workloads = graph_workloads(&model.graph, cfg.batch, cfg.tokens)?;
-    let space = expand(&space_file, &model.graph, &workloads, &cost_model)?;
+    let space = expand(&space_file, &model.graph, &workloads, Some(&cost_model))?;
     if space.genes.is_empty() {
         return Err(Error::Invalid {
             msg: "the space leaves nothing to search for this model and device".into(),

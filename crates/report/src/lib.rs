@@ -10,6 +10,8 @@
 //!   chart as `.svg` and `.png`.
 //! * [`summarize`] gives the conclusions — one [`Recommendation`] per constraint and the
 //!   [`knee`] — for the terminal; [`comparison`] and [`compare`] do the same for several runs.
+//! * [`merge_runs`] stacks the fronts and candidates of many runs (a sweep's jobs) into one
+//!   CSV/Parquet table per kind, each row tagged with its run's job id and settings.
 //!
 //! ```
 //! let run = sculpt_report::read_run("../../tests/fixtures/runs/tpu-2obj".as_ref()).unwrap();
@@ -39,6 +41,7 @@ mod doc;
 mod error;
 mod format;
 mod io;
+mod merge;
 mod report;
 mod run;
 mod tables;
@@ -48,6 +51,7 @@ pub use analysis::{
 };
 pub use compare::{Comparison, REFERENCE_MARGIN, RobustPlan, compare, comparison};
 pub use error::{Error, Result};
+pub use merge::{MergeInput, MergeValue, MergedTables, merge_runs};
 pub use report::{ReportFiles, write_report};
 pub use run::{
     Baseline, Constraint, ConvergencePoint, DataRefs, FORMAT_VERSION, InputRef, LayerPlan,

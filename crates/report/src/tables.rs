@@ -183,7 +183,7 @@ pub fn write_tables(dir: &Path) -> Result<WrittenTables> {
     Ok(out)
 }
 
-fn read_typed(path: &Path) -> Result<DataFrame> {
+pub(crate) fn read_typed(path: &Path) -> Result<DataFrame> {
     let table_error = |msg: String| Error::Table { path: path.to_path_buf(), msg };
     let df = CsvReadOptions::default()
         .with_has_header(true)

@@ -1,0 +1,244 @@
+//! How far the accuracy proxy can be trusted: random plans scored by the proxy and by a full
+//! evaluation on held-out data, compared by rank correlation and absolute error.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sculpt_model::{Batch, Model};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::sensitivity::{EvalSet, SensitivityTable, evaluate_plan, reference};
+use crate::space::ExpandedSpace;
+
+/// Kendall's τ-b (ties in either variable handled), O(n²).
+pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    let (mut concordant, mut discordant, mut ties_x, mut ties_y) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let dx = (x[i] - x[j]).signum() * f64::from(x[i] != x[j]);
+            let dy = (y[i] - y[j]).signum() * f64::from(y[i] != y[j]);
+            match (dx == 0.0, dy == 0.0) {
+                (true, true) => {}
+                (true, false) => ties_x += 1,
+                (false, true) => ties_y += 1,
+                (false, false) => {
+                    if dx == dy {
+                        concordant += 1
+                    } else {
+                        discordant += 1
+                    }
+                }
+            }
+        }
+    }
+    let denom = (((concordant + discordant + ties_x) as f64)
+        * ((concordant + discordant + ties_y) as f64))
+        .sqrt();
+    if denom == 0.0 { 0.0 } else { (concordant - discordant) as f64 / denom }
+}
+
+/// Ranks with ties averaged (1-based).
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for k in i..=j {
+            r[order[k]] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Pearson's correlation.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len()) as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx).powi(2);
+        syy += (b - my).powi(2);
+    }
+    if sxx == 0.0 || syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+}
+
+/// Spearman's ρ: Pearson's correlation of the (tie-averaged) ranks.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// The result of a proxy check.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProxyCheck {
+    /// The proxy's name.
+    pub proxy: String,
+    /// Plans drawn.
+    pub samples: usize,
+    /// Kendall's τ-b between proxy and measured loss.
+    pub kendall_tau: f64,
+    /// Spearman's ρ.
+    pub spearman: f64,
+    /// Mean absolute error of the proxy's loss against the measured loss (metric units).
+    pub mae: f64,
+    /// (proxy, measured) per plan.
+    pub pairs: Vec<(f64, f64)>,
+}
+
+/// Which proxy to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// The sum of per-layer accuracy deltas.
+    Table,
+    /// The sum of per-layer deltas, corrected by a least-squares fit of the measured loss on the
+    /// summed deltas and summed KL divergences over `fit` full evaluations (not among the
+    /// checked plans).
+    TableCorrected {
+        /// Full evaluations used for the fit.
+        fit: usize,
+    },
+}
+
+fn proxy_sums(sens: &SensitivityTable, genome: &[usize]) -> (f64, f64) {
+    genome.iter().enumerate().fold((0.0, 0.0), |(d, k), (g, &c)| {
+        (d + sens.entries[g][c].delta, k + sens.entries[g][c].kl)
+    })
+}
+
+/// Draws `n` random plans (seeded), scores each with the proxy and with a full evaluation on
+/// `held_out`, and compares.
+pub fn proxy_check(
+    model: &Model,
+    space: &ExpandedSpace,
+    sens: &SensitivityTable,
+    held_out: &EvalSet,
+    calibration: Option<&Batch>,
+    n: usize,
+    seed: u64,
+    kind: ProxyKind,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ProxyCheck> {
+    use rayon::prelude::*;
+    let reference = reference(model, held_out)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let extra = match kind {
+        ProxyKind::Table => 0,
+        ProxyKind::TableCorrected { fit } => fit,
+    };
+    let genomes: Vec<Vec<usize>> = (0..n + extra)
+        .map(|_| space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect())
+        .collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let measured: Vec<f64> = genomes
+        .par_iter()
+        .map(|genome| {
+            let plan = space.plan(&model.graph, genome, &model.name);
+            let f = evaluate_plan(model, &plan, held_out, &reference, calibration)?;
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, genomes.len());
+            Ok(reference.metric - f.metric)
+        })
+        .collect::<Result<_>>()?;
+    let sums: Vec<(f64, f64)> = genomes.iter().map(|g| proxy_sums(sens, g)).collect();
+    let (name, proxy): (String, Vec<f64>) = match kind {
+        ProxyKind::Table => ("table".into(), sums.iter().map(|s| s.0).collect()),
+        ProxyKind::TableCorrected { fit } => {
+            // measured ≈ a·Σdelta + b·ΣKL + c on the first `fit` plans.
+            let coef = least_squares(&sums[..fit], &measured[..fit]);
+            let p = sums[fit..].iter().map(|(d, k)| coef[0] * d + coef[1] * k + coef[2]).collect();
+            (format!("table+correction({fit})"), p)
+        }
+    };
+    let measured = &measured[extra..];
+    let pairs: Vec<(f64, f64)> = proxy.iter().copied().zip(measured.iter().copied()).collect();
+    Ok(ProxyCheck {
+        proxy: name,
+        samples: n,
+        kendall_tau: kendall_tau(&proxy, measured),
+        spearman: spearman(&proxy, measured),
+        mae: pairs.iter().map(|(a, b)| (a - b).abs()).sum::<f64>() / n.max(1) as f64,
+        pairs,
+    })
+}
+
+/// Ordinary least squares of `y ≈ a·x0 + b·x1 + c` by the normal equations (3×3).
+fn least_squares(x: &[(f64, f64)], y: &[f64]) -> [f64; 3] {
+    let mut ata = [[0.0f64; 3]; 3];
+    let mut aty = [0.0f64; 3];
+    for ((a, b), t) in x.iter().zip(y) {
+        let row = [*a, *b, 1.0];
+        for i in 0..3 {
+            aty[i] += row[i] * t;
+            for j in 0..3 {
+                ata[i][j] += row[i] * row[j];
+            }
+        }
+    }
+    // A small ridge keeps the system solvable when a column is constant.
+    for (i, r) in ata.iter_mut().enumerate() {
+        r[i] += 1e-9;
+    }
+    solve3(ata, aty).unwrap_or([1.0, 0.0, 0.0])
+}
+
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
+    for col in 0..3 {
+        let pivot = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-15 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in 0..3 {
+            if row != col {
+                let f = a[row][col] / a[col][col];
+                for k in 0..3 {
+                    a[row][k] -= f * a[col][k];
+                }
+                b[row] -= f * b[col];
+            }
+        }
+    }
+    Some([b[0] / a[0][0], b[1] / a[1][1], b[2] / a[2][2]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlations_by_hand() {
+        // Perfect agreement, perfect reversal.
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(kendall_tau(&x, &[10.0, 20.0, 30.0, 40.0]), 1.0);
+        assert_eq!(kendall_tau(&x, &[4.0, 3.0, 2.0, 1.0]), -1.0);
+        // One swapped pair of six: (5 − 1) / 6.
+        assert!((kendall_tau(&x, &[1.0, 3.0, 2.0, 4.0]) - 4.0 / 6.0).abs() < 1e-12);
+        // Spearman of [1,3,2,4]: d² = 0+1+1+0 = 2, ρ = 1 − 6·2/(4·15) = 0.8.
+        assert!((spearman(&x, &[1.0, 3.0, 2.0, 4.0]) - 0.8).abs() < 1e-12);
+        // τ-b with a tie in y: pairs (1,2) tie in y; C = 5, D = 0, ties_y = 1:
+        // τ_b = 5 / sqrt(6 · 5).
+        assert!((kendall_tau(&x, &[1.0, 1.0, 2.0, 3.0]) - 5.0 / 30f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn least_squares_recovers_a_plane() {
+        let x: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i * i % 7) as f64)).collect();
+        let y: Vec<f64> = x.iter().map(|(a, b)| 2.0 * a - 0.5 * b + 3.0).collect();
+        let c = least_squares(&x, &y);
+        assert!(
+            (c[0] - 2.0).abs() < 1e-6 && (c[1] + 0.5).abs() < 1e-6 && (c[2] - 3.0).abs() < 1e-6,
+            "{c:?}"
+        );
+    }
+}
