@@ -173,3 +173,23 @@ fn bad_search_input_is_one_clear_line() {
     check(&["--space", space.to_str().unwrap()], "s.yaml:3");
     check(&["--model", "builtin:mobilenet_v2"], "give --data");
 }
+
+#[test]
+fn data_free_and_full_proxies_are_labelled_in_the_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let df = dir.path().join("df");
+    // MobileNetV2 with random weights has no data at all: only the data-free proxy can search it.
+    search(&df, &["--model", "builtin:mobilenet_v2", "--proxy", "data-free", "--budget", "100"], &[]);
+    let (h, rows) = csv(&df.join("candidates.csv"));
+    assert!(rows.iter().all(|r| r[col(&h, "accuracy_source")] == "data-free"));
+    assert!(rows.iter().all(|r| r[col(&h, "accuracy_loss_measured")].is_empty()));
+    let run = std::fs::read_to_string(df.join("run.yaml")).unwrap();
+    assert!(run.contains("proxy: data-free") && run.contains("metric: weight_error"), "{run}");
+    let full = dir.path().join("full");
+    search(&full, &["--proxy", "full", "--engine", "bayes", "--budget", "20"], &[]);
+    let (h, rows) = csv(&full.join("candidates.csv"));
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r[col(&h, "accuracy_source")] == "measured"));
+    let o = sculpt(&["search", "--proxy", "full", "--engine", "exact", "--out", full.to_str().unwrap()], &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the exact engine needs additive tables"));
+}

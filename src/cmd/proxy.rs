@@ -116,6 +116,7 @@ fn prepare(c: &Common) -> anyhow::Result<Prepared> {
         stop: None,
         checkpoint: None,
         resume: false,
+        proxy: sculpt_pipeline::ProxyMode::Hybrid,
     };
     let splits = sculpt_pipeline::splits(&model, &cfg)?;
     let cache = (!c.no_cache).then(sculpt_pipeline::default_cache_dir);

@@ -75,6 +75,11 @@ pub(crate) struct Args {
     /// Do not read or write the sensitivity cache.
     #[arg(long)]
     no_cache: bool,
+    /// Accuracy proxy: hybrid (per-layer table in the search, the front re-evaluated on held-out
+    /// data), table, full (every plan evaluated; small budgets, --engine bayes) or data-free
+    /// (weight error, no data needed).
+    #[arg(long, default_value = "hybrid")]
+    proxy: String,
 }
 
 struct Monitor {
@@ -114,6 +119,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             args.engine
         )
     })?;
+    let proxy = sculpt_pipeline::ProxyMode::parse(&args.proxy).ok_or_else(|| {
+        anyhow::anyhow!("unknown proxy `{}`; expected hybrid, table, full or data-free", args.proxy)
+    })?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -149,6 +157,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         stop: Some(stop.clone()),
         checkpoint: Some(args.out.join("checkpoint.json")),
         resume: args.resume,
+        proxy,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod costs;
+mod datafree;
 mod error;
 mod problem;
 mod proxy;
@@ -17,11 +18,12 @@ pub use costs::{
     NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,
     layer_compression, option_workloads,
 };
+pub use datafree::{data_free_table, weight_error};
 pub use error::{Error, Result};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
 pub use proxy::{ProxyCheck, ProxyKind, kendall_tau, pearson, proxy_check, spearman};
 pub use run::{
-    EngineKind, FORMAT_VERSION, FrontRow, RunMonitor, RunSummary, SearchConfig, Splits,
+    EngineKind, FORMAT_VERSION, FrontRow, ProxyMode, RunMonitor, RunSummary, SearchConfig, Splits,
     measure_latency, objective_names, run_search, splits,
 };
 pub use sensitivity::{

@@ -116,6 +116,7 @@ fn proxy_sums(sens: &SensitivityTable, genome: &[usize]) -> (f64, f64) {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Draws `n` random plans (seeded), scores each with the proxy and with a full evaluation on
 /// `held_out`, and compares.
 pub fn proxy_check(
@@ -191,6 +192,7 @@ fn least_squares(x: &[(f64, f64)], y: &[f64]) -> [f64; 3] {
     solve3(ata, aty).unwrap_or([1.0, 0.0, 0.0])
 }
 
+#[allow(clippy::needless_range_loop)]
 fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
     for col in 0..3 {
         let pivot = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;

@@ -71,6 +71,43 @@ impl EngineKind {
     }
 }
 
+/// How plans are scored for accuracy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// The sum of per-layer sensitivities, inside the search and in the outputs.
+    Table,
+    /// `table` inside the search; the front re-evaluated for real on held-out data (default).
+    Hybrid,
+    /// Every plan the engine asks for is compressed and evaluated on the calibration split (for
+    /// small budgets; pair with `--engine bayes`); the front is re-evaluated on held-out data.
+    Full,
+    /// No data: weight reconstruction error (dimensionless) instead of an accuracy loss.
+    DataFree,
+}
+
+impl ProxyMode {
+    /// Parses `table`, `hybrid`, `full`, `data-free`.
+    pub fn parse(name: &str) -> Option<ProxyMode> {
+        Some(match name {
+            "table" => ProxyMode::Table,
+            "hybrid" => ProxyMode::Hybrid,
+            "full" => ProxyMode::Full,
+            "data-free" => ProxyMode::DataFree,
+            _ => return None,
+        })
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyMode::Table => "table",
+            ProxyMode::Hybrid => "hybrid",
+            ProxyMode::Full => "full",
+            ProxyMode::DataFree => "data-free",
+        }
+    }
+}
+
 /// Everything a search run needs.
 #[derive(Clone, Debug)]
 pub struct SearchConfig {
@@ -110,6 +147,8 @@ pub struct SearchConfig {
     pub checkpoint: Option<PathBuf>,
     /// Resume from the checkpoint.
     pub resume: bool,
+    /// How accuracy is scored.
+    pub proxy: ProxyMode,
 }
 
 /// What a run produced, for the terminal.
@@ -308,20 +347,42 @@ pub fn run_search(
     notes.extend(summarise_dropped(&space.dropped));
     monitor.stage("cost tables");
     let costs = cost_tables(&model.graph, &space, &workloads, &cost_model)?;
-    let data = splits(&model, cfg)?;
+    let data = match cfg.proxy {
+        ProxyMode::DataFree => None,
+        _ => Some(splits(&model, cfg)?),
+    };
     monitor.stage("per-layer sensitivity");
-    let sens = sensitivity(
-        &model,
-        &space,
-        &data.calibration,
-        data.calib_batch.as_ref(),
-        cfg.cache_dir.as_deref(),
-        &|d, t| monitor.sensitivity(d, t),
-    )?;
+    let sens = match &data {
+        None => crate::datafree::data_free_table(&model, &space)?,
+        Some(data) => sensitivity(
+            &model,
+            &space,
+            &data.calibration,
+            data.calib_batch.as_ref(),
+            cfg.cache_dir.as_deref(),
+            &|d, t| monitor.sensitivity(d, t),
+        )?,
+    };
     notes.extend(sens.warnings.iter().cloned());
+    if cfg.proxy == ProxyMode::DataFree {
+        notes.push("data-free proxy: accuracy_loss is the relative weight reconstruction error (dimensionless), not an accuracy; no plan was evaluated on data".into());
+    }
     let deltas: Vec<Vec<f64>> =
         sens.entries.iter().map(|g| g.iter().map(|e| e.delta).collect()).collect();
-    let objective = TableObjective::new(&costs, &deltas, &space_file.objectives, &constraints);
+    let table = TableObjective::new(&costs, &deltas, &space_file.objectives, &constraints);
+    let full = match (&data, cfg.proxy) {
+        (Some(data), ProxyMode::Full) => Some(FullObjective {
+            table: table.clone(),
+            model: &model,
+            space: &space,
+            set: &data.calibration,
+            reference: reference(&model, &data.calibration)?,
+            calibration: data.calib_batch.as_ref(),
+            losses: std::sync::Mutex::new(BTreeMap::new()),
+        }),
+        _ => None,
+    };
+    let objective = &table;
 
     std::fs::create_dir_all(&cfg.out)
         .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
@@ -337,7 +398,19 @@ pub fn run_search(
         });
     }
     monitor.stage(&format!("searching with {}", cfg.engine.name()));
-    let result = run_engine(cfg, &objective, observer)?;
+    let result = match &full {
+        Some(f) => run_engine_full(cfg, f, observer)?,
+        None => run_engine(cfg, objective, observer)?,
+    };
+    let quantities = |genome: &[usize]| -> [f64; 4] {
+        let mut q = objective.quantities(genome);
+        if let Some(f) = &full
+            && let Some(loss) = f.losses.lock().ok().and_then(|m| m.get(genome).copied())
+        {
+            q[0] = loss;
+        }
+        q
+    };
     if !matches!(result.termination, TerminationReason::Interrupted | TerminationReason::TimeLimit)
     {
         // A finished search needs no checkpoint; an interrupted one keeps it for --resume.
@@ -354,18 +427,30 @@ pub fn run_search(
         .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
 
     monitor.stage("re-evaluating the front");
-    let val_ref = reference(&model, &data.validation)?;
-    let measure_here = cost_model.profile().name() == "cpu-host";
+    let val_ref = match &data {
+        Some(d) if cfg.proxy != ProxyMode::Table => Some(reference(&model, &d.validation)?),
+        _ => None,
+    };
+    let calib_batch = data.as_ref().and_then(|d| d.calib_batch.as_ref());
+    let measure_here = cost_model.profile().name() == "cpu-host"
+        && matches!(
+            model.graph.inputs().first().map(|i| &i.kind),
+            Some(InputKind::Image { .. } | InputKind::Features { .. })
+        );
     let mut front_rows = Vec::new();
     let mut plans: Vec<(usize, CompressionPlan)> = Vec::new();
     for (k, cand) in result.front.iter().enumerate() {
-        let q = objective.quantities(&cand.genome);
+        let q = quantities(&cand.genome);
         let (_, violated) = objective.violation(&q);
         let plan = space.plan(&model.graph, &cand.genome, &model.name);
-        let f =
-            evaluate_plan(&model, &plan, &data.validation, &val_ref, data.calib_batch.as_ref())?;
+        let measured = match (&data, &val_ref) {
+            (Some(d), Some(r)) => {
+                Some(r.metric - evaluate_plan(&model, &plan, &d.validation, r, calib_batch)?.metric)
+            }
+            _ => None,
+        };
         let latency_measured = if measure_here {
-            Some(measure_latency(&model, &plan, data.calib_batch.as_ref(), cfg.batch)?)
+            Some(measure_latency(&model, &plan, calib_batch, cfg.batch)?)
         } else {
             None
         };
@@ -377,7 +462,7 @@ pub fn run_search(
             latency_s: q[1],
             energy_j: q[2],
             size_bytes: q[3],
-            accuracy_loss_measured: Some(val_ref.metric - f.metric),
+            accuracy_loss_measured: measured,
             latency_s_measured: latency_measured,
             feasible: violated.is_empty(),
             violated: violated.join(";"),
@@ -387,8 +472,17 @@ pub fn run_search(
     }
 
     monitor.stage("writing the run directory");
-    write_candidates(&cfg.out, &result, &objective, &front_ids, &front_rows, measure_here)?;
-    write_front(&cfg.out, &front_rows, measure_here)?;
+    write_candidates(
+        &cfg.out,
+        &result,
+        objective,
+        &quantities,
+        &front_ids,
+        &front_rows,
+        measure_here,
+        cfg.proxy,
+    )?;
+    write_front(&cfg.out, &front_rows, measure_here, cfg.proxy)?;
     write_costs(&cfg.out, &model, &space, &costs)?;
     write_sensitivity(&cfg.out, &model, &space, &sens.entries)?;
     write_convergence(&cfg.out, &result)?;
@@ -399,6 +493,7 @@ pub fn run_search(
     if !feasible {
         notes.push("no plan meets the constraints; front.csv holds the closest plans and the `violated` column says why".into());
     }
+    let baseline_metric = val_ref.as_ref().map_or(sens.baseline, |r| r.metric);
     let run = RunYaml {
         format_version: FORMAT_VERSION,
         sculpt_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -411,7 +506,7 @@ pub fn run_search(
             sha256: crate::sensitivity::model_fingerprint(&model)?,
             n_samples: None,
         },
-        data: DataYaml {
+        data: data.as_ref().map(|data| DataYaml {
             calibration: Source {
                 name: data.calibration.name.clone(),
                 origin: None,
@@ -426,7 +521,7 @@ pub fn run_search(
                 sha256: data.validation.fingerprint.clone(),
                 n_samples: Some(data.validation.len()),
             },
-        },
+        }),
         hardware: Source {
             name: cost_model.profile().name().to_string(),
             origin: None,
@@ -444,16 +539,21 @@ pub fn run_search(
         engine: cfg.engine.name().to_string(),
         seed: cfg.seed,
         budget: cfg.budget,
-        proxy: "table".to_string(),
+        proxy: cfg.proxy.name().to_string(),
         objectives: space_file.objectives.iter().map(|o| o.name().to_string()).collect(),
         constraints: constraints.clone(),
         metric: match model.graph.task() {
-            Task::Classification { .. } if data.validation.labels.is_some() => "accuracy".into(),
+            _ if data.is_none() => "weight_error".into(),
+            Task::Classification { .. }
+                if data.as_ref().is_some_and(|d| d.validation.labels.is_some()) =>
+            {
+                "accuracy".into()
+            }
             Task::Classification { .. } => "agreement".into(),
             Task::Embedding { .. } => "cosine".into(),
         },
         baseline: Baseline {
-            metric_value: val_ref.metric,
+            metric_value: baseline_metric,
             latency_s: baseline_cost.latency_s,
             energy_j: baseline_cost.energy_j,
             size_bytes: baseline_cost.weight_bytes as f64,
@@ -472,7 +572,7 @@ pub fn run_search(
         front: result.front.len(),
         feasible,
         termination: termination_name(&result.termination).to_string(),
-        baseline_metric: val_ref.metric,
+        baseline_metric,
         duration_s: started.elapsed().as_secs_f64(),
         notes,
         front_rows,
@@ -572,6 +672,87 @@ fn run_engine(
     })
 }
 
+/// The `full` proxy: every plan is compressed and evaluated on the calibration split.
+struct FullObjective<'a> {
+    table: TableObjective,
+    model: &'a Model,
+    space: &'a ExpandedSpace,
+    set: &'a EvalSet,
+    reference: crate::sensitivity::Reference,
+    calibration: Option<&'a Batch>,
+    losses: std::sync::Mutex<BTreeMap<Vec<usize>, f64>>,
+}
+
+impl Objective for FullObjective<'_> {
+    fn n_objectives(&self) -> usize {
+        self.table.n_objectives()
+    }
+
+    fn evaluate(&self, genome: &[usize]) -> sculpt_search::Evaluation {
+        let plan = self.space.plan(&self.model.graph, genome, &self.model.name);
+        // A plan that fails to apply or run scores as the worst possible loss.
+        let loss = evaluate_plan(self.model, &plan, self.set, &self.reference, self.calibration)
+            .map(|f| self.reference.metric - f.metric)
+            .unwrap_or(1.0);
+        if let Ok(mut m) = self.losses.lock() {
+            m.insert(genome.to_vec(), loss);
+        }
+        let mut q = self.table.quantities(genome);
+        q[0] = loss;
+        let (violation, _) = self.table.violation(&q);
+        sculpt_search::Evaluation {
+            objectives: self.table.objectives.iter().map(|&j| q[j]).collect(),
+            constraint_violation: violation,
+        }
+    }
+
+    fn objective_bounds(&self) -> Option<sculpt_search::ObjectiveBounds> {
+        self.table.objective_bounds()
+    }
+}
+
+fn run_engine_full(
+    cfg: &SearchConfig,
+    objective: &FullObjective<'_>,
+    observer: Option<Box<dyn Observer + '_>>,
+) -> Result<SearchResult> {
+    let space = sculpt_search::Space::new(
+        objective
+            .table
+            .genes
+            .iter()
+            .enumerate()
+            .map(|(g, opts)| sculpt_search::Gene {
+                name: format!("gene{g}"),
+                n_choices: opts.len(),
+            })
+            .collect(),
+    )
+    .map_err(search_err)?;
+    let mut config = ExecutorConfig::new(cfg.budget, cfg.seed);
+    config.max_wall_time = cfg.time_limit;
+    config.stop_flag = cfg.stop.clone();
+    macro_rules! go {
+        ($engine:expr) => {{
+            let mut ex = Executor::new(objective, space.clone(), $engine, config.clone())
+                .map_err(search_err)?;
+            if let Some(o) = observer {
+                ex = ex.add_observer(ObserverBox(o));
+            }
+            ex.run().map_err(search_err)?
+        }};
+    }
+    Ok(match cfg.engine {
+        EngineKind::Nsga2 => go!(Nsga2::default()),
+        EngineKind::Bayes => go!(BayesianSearch::default()),
+        EngineKind::Random => go!(RandomSearch::default()),
+        EngineKind::Exhaustive => go!(ExhaustiveSearch::default()),
+        EngineKind::Exact => {
+            return Err(Error::Invalid { msg: "the exact engine needs additive tables; use --proxy hybrid or table with --engine exact".into() });
+        }
+    })
+}
+
 struct ObserverBox<'a>(Box<dyn Observer + 'a>);
 
 impl Observer for ObserverBox<'_> {
@@ -666,7 +847,8 @@ struct RunYaml {
     started_at: String,
     duration_s: f64,
     model: Source,
-    data: DataYaml,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<DataYaml>,
     hardware: Source,
     space: Source,
     engine: String,
@@ -737,24 +919,28 @@ fn csv_field(s: &str) -> String {
 
 const CANDIDATE_COLUMNS: &str = "plan_id,accuracy_loss,accuracy_loss_measured,latency_s,latency_s_measured,energy_j,size_bytes,feasible,violation,violated,on_front,accuracy_source,latency_source,genome";
 
+#[allow(clippy::too_many_arguments)]
 fn write_candidates(
     out: &Path,
     result: &SearchResult,
     objective: &TableObjective,
+    quantities: &dyn Fn(&[usize]) -> [f64; 4],
     front_ids: &[usize],
     front: &[FrontRow],
     measured: bool,
+    proxy: ProxyMode,
 ) -> Result<()> {
     let mut s = String::from(CANDIDATE_COLUMNS);
     s.push('\n');
     let by_id: BTreeMap<usize, &FrontRow> = front.iter().map(|r| (r.plan_id, r)).collect();
+    let source = accuracy_source(proxy);
     for c in &result.archive {
-        let q = objective.quantities(&c.genome);
+        let q = quantities(&c.genome);
         let (violation, names) = objective.violation(&q);
         let row = by_id.get(&c.index);
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},proxy,{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.index,
             q[0],
             opt(row.and_then(|r| r.accuracy_loss_measured)),
@@ -766,6 +952,7 @@ fn write_candidates(
             violation,
             csv_field(&names.join(";")),
             front_ids.contains(&c.index),
+            source,
             if measured && row.is_some() { "measured" } else { "modelled" },
             genome_str(c),
         );
@@ -773,16 +960,24 @@ fn write_candidates(
     write_text(&out.join("candidates.csv"), &s)
 }
 
+fn accuracy_source(proxy: ProxyMode) -> &'static str {
+    match proxy {
+        ProxyMode::DataFree => "data-free",
+        ProxyMode::Full => "measured",
+        _ => "proxy",
+    }
+}
+
 fn genome_str(c: &EvaluatedCandidate) -> String {
     c.genome.iter().map(|g| g.to_string()).collect::<Vec<_>>().join("-")
 }
 
-fn write_front(out: &Path, front: &[FrontRow], measured: bool) -> Result<()> {
+fn write_front(out: &Path, front: &[FrontRow], measured: bool, proxy: ProxyMode) -> Result<()> {
     let mut s = format!("{CANDIDATE_COLUMNS},plan_file\n");
     for r in front {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},true,proxy,{},,{}",
+            "{},{},{},{},{},{},{},{},{},{},true,{},{},,{}",
             r.plan_id,
             r.accuracy_loss,
             opt(r.accuracy_loss_measured),
@@ -793,6 +988,7 @@ fn write_front(out: &Path, front: &[FrontRow], measured: bool) -> Result<()> {
             r.feasible,
             if r.feasible { 0.0 } else { 1.0 },
             csv_field(&r.violated),
+            accuracy_source(proxy),
             if measured { "measured" } else { "modelled" },
             r.plan_file
         );
