@@ -35,6 +35,8 @@ enum Command {
     Apply(cmd::apply::Args),
     /// Per-layer latency, energy and bytes of a (compressed) model on a device profile.
     Estimate(cmd::estimate::Args),
+    /// Fit the host-CPU profile to micro-benchmarks of this machine, and validate it.
+    Calibrate(cmd::calibrate::Args),
     /// Write the HTML/Markdown report of a run directory, or compare several runs.
     Report(cmd::report::Args),
     /// Per-layer sensitivity of every option of a search space (the accuracy proxy's table).
@@ -62,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => cmd::train::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
         Command::Estimate(args) => cmd::estimate::run(&args),
+        Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Report(args) => cmd::report::run(&args),
         Command::Sensitivity(args) => cmd::proxy::sensitivity(&args),
         Command::ProxyCheck(args) => cmd::proxy::proxy_check(&args),

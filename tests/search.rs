@@ -179,7 +179,11 @@ fn data_free_and_full_proxies_are_labelled_in_the_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let df = dir.path().join("df");
     // MobileNetV2 with random weights has no data at all: only the data-free proxy can search it.
-    search(&df, &["--model", "builtin:mobilenet_v2", "--proxy", "data-free", "--budget", "100"], &[]);
+    search(
+        &df,
+        &["--model", "builtin:mobilenet_v2", "--proxy", "data-free", "--budget", "100"],
+        &[],
+    );
     let (h, rows) = csv(&df.join("candidates.csv"));
     assert!(rows.iter().all(|r| r[col(&h, "accuracy_source")] == "data-free"));
     assert!(rows.iter().all(|r| r[col(&h, "accuracy_loss_measured")].is_empty()));
@@ -190,6 +194,9 @@ fn data_free_and_full_proxies_are_labelled_in_the_outputs() {
     let (h, rows) = csv(&full.join("candidates.csv"));
     assert_eq!(rows.len(), 20);
     assert!(rows.iter().all(|r| r[col(&h, "accuracy_source")] == "measured"));
-    let o = sculpt(&["search", "--proxy", "full", "--engine", "exact", "--out", full.to_str().unwrap()], &[]);
+    let o = sculpt(
+        &["search", "--proxy", "full", "--engine", "exact", "--out", full.to_str().unwrap()],
+        &[],
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("the exact engine needs additive tables"));
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod apply;
+pub(crate) mod calibrate;
 pub(crate) mod estimate;
 pub(crate) mod evaluate;
 pub(crate) mod profile;

@@ -117,6 +117,7 @@ fn prepare(c: &Common) -> anyhow::Result<Prepared> {
         checkpoint: None,
         resume: false,
         proxy: sculpt_pipeline::ProxyMode::Hybrid,
+        export_problem: None,
     };
     let splits = sculpt_pipeline::splits(&model, &cfg)?;
     let cache = (!c.no_cache).then(sculpt_pipeline::default_cache_dir);

@@ -80,6 +80,10 @@ pub(crate) struct Args {
     /// (weight error, no data needed).
     #[arg(long, default_value = "hybrid")]
     proxy: String,
+    /// Also write the additive problem (the searched objectives' tables) as JSON, the input of
+    /// benches/peers.
+    #[arg(long)]
+    export_problem: Option<PathBuf>,
 }
 
 struct Monitor {
@@ -158,6 +162,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         checkpoint: Some(args.out.join("checkpoint.json")),
         resume: args.resume,
         proxy,
+        export_problem: args.export_problem.clone(),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

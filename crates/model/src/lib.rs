@@ -46,7 +46,9 @@ pub use spec::{
     load_safetensors_with_spec, read_bert_config, spec_metadata,
 };
 pub use tokenizer::Tokenizer;
-pub use train::{EpochReport, LossFn, TrainConfig, train, train_classifier};
+pub use train::{
+    EpochReport, LossFn, TrainConfig, TrainHooks, TrainVar, train, train_classifier, train_with,
+};
 pub use weights::{SafetensorsFile, safetensors_bytes, write_atomic, write_safetensors};
 
 /// Every weight tensor of a graph under its file name (`<layer>.<role>`), in graph order.

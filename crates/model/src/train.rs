@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::error::{Error, Result};
-use crate::graph::{Batch, ForwardOptions, Graph, Task};
+use crate::graph::{Batch, Forward, ForwardOptions, Graph, Task};
 use crate::ops::Op;
 
 /// Settings of a training run.
@@ -92,6 +92,80 @@ pub fn train(
     loss_fn: &mut LossFn<'_>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Vec<EpochReport>> {
+    struct LossOnly<'f, 'a>(&'f mut LossFn<'a>);
+    impl TrainHooks for LossOnly<'_, '_> {
+        fn loss(&mut self, forward: &Forward, batch: &[u32]) -> Result<Tensor> {
+            (self.0)(&forward.output, batch)
+        }
+    }
+    train_with(graph, inputs, labels, config, &mut LossOnly(loss_fn), on_epoch)
+}
+
+/// A trainable weight of the graph while [`train_with`] runs: the graph's tensor at
+/// `nodes()[node].op.weight_mut(role)` is this variable (unless a hook replaced it for the
+/// forward pass).
+#[derive(Clone, Debug)]
+pub struct TrainVar {
+    /// The node index.
+    pub node: usize,
+    /// The weight's role (`weight`, `bias`).
+    pub role: &'static str,
+    /// The variable the optimiser updates.
+    pub var: Var,
+}
+
+/// The loss and the per-step hooks of [`train_with`].
+///
+/// Recovery after compression uses the hooks to keep pruned weights at zero
+/// ([`TrainHooks::after_step`]), to train on a quantization grid (a fake-quantized weight in
+/// [`TrainHooks::before_forward`]) and to keep the best checkpoint
+/// ([`TrainHooks::after_epoch`]).
+pub trait TrainHooks {
+    /// Nodes whose outputs the loss needs, returned in [`Forward::captured`].
+    fn capture(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// The loss of a training-mode forward pass over the samples `batch` (indices into the
+    /// inputs).
+    fn loss(&mut self, forward: &Forward, batch: &[u32]) -> Result<Tensor>;
+
+    /// Called before every forward pass. A hook may replace graph weights by differentiable
+    /// functions of the variables (the gradient then reaches the variable through them).
+    fn before_forward(&mut self, graph: &mut Graph, vars: &[TrainVar]) -> Result<()> {
+        let _ = (graph, vars);
+        Ok(())
+    }
+
+    /// Called after every optimiser step; `Var::set` changes the weights in place.
+    fn after_step(&mut self, graph: &mut Graph, vars: &[TrainVar]) -> Result<()> {
+        let _ = (graph, vars);
+        Ok(())
+    }
+
+    /// Called at the end of every epoch, before `on_epoch`.
+    fn after_epoch(
+        &mut self,
+        graph: &mut Graph,
+        vars: &[TrainVar],
+        report: &EpochReport,
+    ) -> Result<()> {
+        let _ = (graph, vars, report);
+        Ok(())
+    }
+}
+
+/// [`train`] with a loss that sees the whole forward pass and hooks around every step. At the
+/// end the graph holds the variables' final values as plain tensors, whatever a hook put there
+/// for the forward pass.
+pub fn train_with(
+    graph: &mut Graph,
+    inputs: &Tensor,
+    labels: Option<&[u32]>,
+    config: &TrainConfig,
+    hooks: &mut dyn TrainHooks,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Vec<EpochReport>> {
     let n = inputs.dims().first().copied().unwrap_or(0);
     if n == 0 {
         return Err(Error::Input { msg: "no training samples".into() });
@@ -106,14 +180,14 @@ pub fn train(
     }
     // Turn every trainable weight into a Var shared with the graph.
     let mut vars = Vec::new();
-    for node in graph.nodes_mut() {
+    for (idx, node) in graph.nodes_mut().iter_mut().enumerate() {
         let roles: Vec<&'static str> =
             node.op.weights().iter().filter(|w| w.trainable).map(|w| w.role).collect();
         for role in roles {
             if let Some(t) = node.op.weight_mut(role) {
                 let var = Var::from_tensor(t)?;
                 *t = var.as_tensor().clone();
-                vars.push(var);
+                vars.push(TrainVar { node: idx, role, var });
             }
         }
     }
@@ -122,7 +196,8 @@ pub fn train(
         weight_decay: config.weight_decay,
         ..Default::default()
     };
-    let mut opt = AdamW::new(vars, params)?;
+    let mut opt = AdamW::new(vars.iter().map(|v| v.var.clone()).collect(), params)?;
+    let capture = hooks.capture();
     let steps_per_epoch = n.div_ceil(config.batch_size);
     let total_steps = (steps_per_epoch * config.epochs) as f64;
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -141,11 +216,12 @@ pub fn train(
                 opt.set_learning_rate(lr);
                 let idx = Tensor::new(chunk, &Device::Cpu)?;
                 let xs = inputs.index_select(&idx, 0)?;
+                hooks.before_forward(graph, &vars)?;
                 let fwd = graph.forward_with(
                     &Batch::Dense(xs),
-                    &ForwardOptions { train: true, capture: vec![] },
+                    &ForwardOptions { train: true, capture: capture.clone() },
                 )?;
-                let loss = loss_fn(&fwd.output, chunk)?;
+                let loss = hooks.loss(&fwd, chunk)?;
                 let loss_value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()? as f64;
                 if !loss_value.is_finite() {
                     return Err(Error::Input {
@@ -161,6 +237,7 @@ pub fn train(
                         bn.running_var = ((&bn.running_var * 0.9)? + (stats.var * 0.1)?)?;
                     }
                 }
+                hooks.after_step(graph, &vars)?;
                 loss_sum += loss_value * chunk.len() as f64;
                 if let Some(labels) = labels {
                     let pred: Vec<u32> = fwd.output.detach().argmax(1)?.to_vec1()?;
@@ -176,12 +253,19 @@ pub fn train(
                 accuracy: correct as f64 / seen as f64,
                 seconds: start.elapsed().as_secs_f64(),
             };
+            hooks.after_epoch(graph, &vars, &report)?;
             on_epoch(&report);
             reports.push(report);
         }
         Ok(())
     })();
-    // Whatever happened, leave plain tensors in the graph.
+    // Whatever happened, leave plain tensors in the graph: the variables' values where a hook
+    // may have put something else for the forward pass.
+    for v in &vars {
+        if let Some(t) = graph.nodes_mut()[v.node].op.weight_mut(v.role) {
+            *t = v.var.as_tensor().detach();
+        }
+    }
     for node in graph.nodes_mut() {
         let roles: Vec<&'static str> = node.op.weights().iter().map(|w| w.role).collect();
         for role in roles {

@@ -316,6 +316,7 @@ pub fn graph_cost(
             Some(o) => layer_compression(o)?,
             None => LayerCompression::FP32,
         };
+        let comp = runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
         let comp = if nw.workload.weight_elems == 0 {
             LayerCompression { activations: current, ..comp }
         } else {
@@ -328,6 +329,44 @@ pub fn graph_cost(
         layers.push((nw.workload.clone(), comp));
     }
     Ok((cost_model.model_cost(&layers)?, workloads))
+}
+
+/// Profiles named `cpu-host` describe sculpt's own candle runtime on this CPU, which has
+/// quantized kernels only for Linear layers whose input width fits candle's blocks (32 values;
+/// 256 for the k-quants) and no sparse or quantized convolutions. On that profile a layer is
+/// costed with the kernel it will really get: quantized convolutions and misfit Linear layers at
+/// fp32, sparsity ignored.
+pub fn runtime_compression(
+    cost_model: &CostModel,
+    op: &Op,
+    comp: LayerCompression,
+) -> LayerCompression {
+    if cost_model.profile().name() != "cpu-host" {
+        return comp;
+    }
+    let mut c = LayerCompression { sparsity: Sparsity::Dense, ..comp };
+    let inner = match op {
+        Op::Linear(l) => Some(l.in_features()),
+        _ => None,
+    };
+    c.weights = match (inner, comp.weights) {
+        (_, Precision::Fp32 | Precision::Fp16 | Precision::Bf16) => Precision::Fp32,
+        (None, _) => Precision::Fp32,
+        (Some(k), _) if k % 32 != 0 => Precision::Fp32,
+        (Some(_), Precision::Int8) => Precision::Int8,
+        (Some(k), Precision::Int6) => {
+            if k % 256 == 0 {
+                Precision::Int6
+            } else {
+                Precision::Int8
+            }
+        }
+        (Some(_), p) => p,
+    };
+    if c.weights == Precision::Fp32 {
+        c.granularity = QuantGranularity::PerTensor;
+    }
+    c
 }
 
 /// The activation format weight-less layers use by default: fp32 when the device runs it

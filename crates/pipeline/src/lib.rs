@@ -5,6 +5,7 @@
 //!   side's vocabulary; [`graph_cost`] costs a whole (compressed) model on a device.
 #![deny(missing_docs)]
 
+mod calibrate;
 mod costs;
 mod datafree;
 mod error;
@@ -14,9 +15,12 @@ mod run;
 mod sensitivity;
 mod space;
 
+pub use calibrate::{
+    Calibration, FREE_PARAMS, PlanValidation, calibrate, time_forward, validate_plans,
+};
 pub use costs::{
     NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,
-    layer_compression, option_workloads,
+    layer_compression, option_workloads, runtime_compression,
 };
 pub use datafree::{data_free_table, weight_error};
 pub use error::{Error, Result};

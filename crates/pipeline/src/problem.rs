@@ -94,6 +94,7 @@ pub fn cost_tables(
                 let base_w: Vec<_> =
                     workloads.iter().filter(|w| w.node == l).map(|w| w.workload.clone()).collect();
                 for (w, c) in option_workloads(&base_w, &graph.nodes()[l].op, option)? {
+                    let c = crate::costs::runtime_compression(cost_model, &graph.nodes()[l].op, c);
                     let lc = cost_model.layer_cost(&w, &c)?;
                     cost.latency_s += lc.latency_s;
                     cost.energy_j += lc.energy_j;

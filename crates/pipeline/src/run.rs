@@ -149,6 +149,9 @@ pub struct SearchConfig {
     pub resume: bool,
     /// How accuracy is scored.
     pub proxy: ProxyMode,
+    /// Also write the additive problem (tables of the searched objectives, no constraints) as
+    /// JSON for `benches/peers`.
+    pub export_problem: Option<PathBuf>,
 }
 
 /// What a run produced, for the terminal.
@@ -383,6 +386,13 @@ pub fn run_search(
         _ => None,
     };
     let objective = &table;
+    if let Some(path) = &cfg.export_problem {
+        let unconstrained = TableObjective { bounds: [None; 4], ..table.clone() };
+        let (additive, _) = unconstrained.additive()?;
+        let json = serde_json::to_string(&additive.to_problem())
+            .map_err(|e| Error::Invalid { msg: e.to_string() })?;
+        write_text(path, &json)?;
+    }
 
     std::fs::create_dir_all(&cfg.out)
         .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
