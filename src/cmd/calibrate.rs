@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// Seed of the shapes' weights and of the plan draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Random plans per demo model whose layers are timed for the measured lookup table
+    /// (0: analytic fit only).
+    #[arg(long, default_value_t = 40)]
+    kernel_plans: usize,
 }
 
 fn bar() -> ProgressBar {
@@ -40,6 +44,9 @@ fn bar() -> ProgressBar {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let profile = sculpt_hw::Profile::from_path(&args.hardware)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let b = bar();
     b.set_message("micro-benchmarks");
     let cal = sculpt_pipeline::calibrate(&profile, args.reps.max(3), args.seed, &|d, t| {
@@ -47,12 +54,74 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         b.set_position(d as u64);
     })?;
     b.finish_and_clear();
+    let mut yaml = cal.profile.to_yaml()?;
+    let models: Vec<sculpt_model::Model> = ["builtin:demo-cnn", "builtin:demo-mlp"]
+        .iter()
+        .map(|m| super::load_model(m))
+        .collect::<anyhow::Result<_>>()?;
+    let space_file = SearchSpace::from_path(std::path::Path::new("search-spaces/default.yaml"))?;
+    let analytic = sculpt_hw::CostModel::analytic(cal.profile.clone());
+    let mut spaces = Vec::new();
+    for m in &models {
+        let w = sculpt_pipeline::graph_workloads(&m.graph, args.batch, 1)?;
+        spaces.push(sculpt_pipeline::expand(&space_file, &m.graph, &w, Some(&analytic))?);
+    }
+    let pairs: Vec<_> = models.iter().zip(&spaces).collect();
+    let mut table_note = String::new();
+    if args.kernel_plans > 0 {
+        // Kernel timings of random plans (a different seed from the validation plans).
+        let b = bar();
+        b.set_message("kernel timings");
+        let (kernels, overhead) = sculpt_pipeline::profile_kernels(
+            &pairs,
+            &analytic,
+            args.kernel_plans,
+            args.batch,
+            args.reps.max(3),
+            args.seed + 1000,
+            &|d, t| {
+                b.set_length(t as u64);
+                b.set_position(d as u64);
+            },
+        )?;
+        b.finish_and_clear();
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fitted".into());
+        let table = args.out.with_file_name(format!("{stem}.lookup.csv"));
+        sculpt_model::write_atomic(&table, sculpt_pipeline::lookup_csv(&kernels).as_bytes())?;
+        yaml = yaml
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("per_inference_us:") {
+                    format!("  per_inference_us: {:.3}", overhead * 1e6)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !yaml.contains("\nlookup:") {
+            yaml.push_str(&format!(
+                "\nlookup:\n  path: {}\n  mode: replace\n  missing: analytic\n",
+                table.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            ));
+        }
+        table_note = format!(
+            "; {} layer timings from {} random plans per demo model in {} (per-inference overhead {:.1} µs)",
+            kernels.len(),
+            args.kernel_plans,
+            table.display(),
+            overhead * 1e6
+        );
+    }
     let yaml = format!(
-        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}); the parameters fitted are listed below, every other number is from {}.\n{}",
+        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Every number not fitted is from {}.\n{yaml}\n",
         cal.measurements.0,
         cal.measurements.1,
         args.hardware.display(),
-        cal.profile.to_yaml()?
     );
     sculpt_model::write_atomic(&args.out, yaml.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -73,19 +142,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     show("held-out shapes, before", &cal.held_out_before);
     show("held-out shapes, fitted", &cal.held_out_after);
     if args.validate_plans > 0 {
-        let cost_model = sculpt_hw::CostModel::analytic(cal.profile.clone());
-        let space_file =
-            SearchSpace::from_path(std::path::Path::new("search-spaces/default.yaml"))?;
-        let mut spaces = Vec::new();
-        let models: Vec<sculpt_model::Model> = ["builtin:demo-cnn", "builtin:demo-mlp"]
-            .iter()
-            .map(|m| super::load_model(m))
-            .collect::<anyhow::Result<_>>()?;
-        for m in &models {
-            let w = sculpt_pipeline::graph_workloads(&m.graph, args.batch, 1)?;
-            spaces.push(sculpt_pipeline::expand(&space_file, &m.graph, &w, Some(&cost_model))?);
-        }
-        let pairs: Vec<_> = models.iter().zip(&spaces).collect();
+        let cost_model = sculpt_hw::CostModel::load(&args.out)?;
         let b = bar();
         b.set_message("end-to-end plans");
         let v = sculpt_pipeline::validate_plans(

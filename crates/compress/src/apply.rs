@@ -113,7 +113,7 @@ fn is_exact(key: &str, name: &str) -> bool {
     key == format!("layers.{name}")
 }
 
-fn quant_params(q: &Quant) -> Option<QuantParams> {
+pub(crate) fn quant_params(q: &Quant) -> Option<QuantParams> {
     match q.weight_bits {
         Some(b) if b <= 8 => Some(QuantParams {
             bits: b,

@@ -38,6 +38,9 @@ pub enum Error {
     /// An error from the model crate.
     #[error(transparent)]
     Model(#[from] sculpt_model::Error),
+    /// An error reading or evaluating data (recovery).
+    #[error(transparent)]
+    Eval(#[from] sculpt_eval::Error),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -1,6 +1,7 @@
 //! Compression for sculpt: the operators (pruning, quantization, low-rank factorisation), the
 //! [`CompressionPlan`] that assigns them to layers, [`apply_plan`], and the compressed
-//! safetensors format ([`write_compressed`], [`load_any`]).
+//! safetensors format ([`write_compressed`], [`load_any`]), and accuracy recovery after
+//! compression ([`recover`], [`recover_progressive`]: fine-tuning, distillation, QAT).
 //!
 //! ```
 //! use sculpt_compress::{ApplyOptions, CompressionPlan, apply_plan};
@@ -23,6 +24,7 @@ mod lowrank;
 mod plan;
 mod prune;
 mod quant;
+mod recover;
 
 pub use apply::{
     ApplyOptions, Compressed, Encoding, Sparsity, StoredWeight, apply_plan, apply_resolved, expand,
@@ -40,6 +42,12 @@ pub use plan::{
 };
 pub use prune::{
     channel_prunable, global_magnitude_keep, magnitude_keep, nm_keep, prune_channels, prune_heads,
+};
+pub use recover::{
+    DEFAULT_VALIDATION_SAMPLES, EpochRecord, Progressive, Recovered, RecoveryConfig, RecoveryData,
+    RecoveryDataConfig, RecoveryEvent, RecoveryMethod, StepRecord, TrainingSet,
+    compression_summary, distillation_loss, recover, recover_progressive, recovery_data,
+    step_option, steps_csv,
 };
 pub use quant::{
     ActRange, QuantParams, QuantizedWeight, calibrate_activation, float_cast, pack_bits,

@@ -138,6 +138,8 @@ pub struct Forward {
     pub captured: Vec<(usize, Tensor)>,
     /// BatchNorm batch statistics (training mode only).
     pub batch_stats: Vec<BatchStats>,
+    /// Wall time of each node's op in seconds (0 for nodes not run), for per-layer profiling.
+    pub node_seconds: Vec<f64>,
 }
 
 /// A model: graph inputs, nodes in execution order, and the outputs.
@@ -380,6 +382,7 @@ impl Graph {
         }
         let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
         let mut stats = Vec::new();
+        let mut node_seconds = vec![0.0; self.nodes.len()];
         for (idx, node) in self.nodes.iter().enumerate() {
             if !needed[idx] {
                 continue;
@@ -394,10 +397,12 @@ impl Graph {
                     }),
                 })
                 .collect::<Result<_>>()?;
+            let started = std::time::Instant::now();
             let out = node
                 .op
                 .forward(idx, &args, options.train, &mut stats)
                 .map_err(|source| Error::Layer { layer: node.name.clone(), source })?;
+            node_seconds[idx] = started.elapsed().as_secs_f64();
             values[idx] = Some(out);
             if !options.train {
                 for value in &node.inputs {
@@ -425,7 +430,67 @@ impl Graph {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Forward { output, captured, batch_stats: stats })
+        Ok(Forward { output, captured, batch_stats: stats, node_seconds })
+    }
+
+    /// The same model with every BatchNorm that directly follows a Conv2d or Linear (its only
+    /// reader) folded into that layer's weights and bias, as inference runtimes do:
+    /// `W' = W·γ/σ`, `b' = (b − μ)·γ/σ + β` per output channel, `σ = sqrt(var + eps)`.
+    #[allow(clippy::needless_range_loop)]
+    pub fn fold_batch_norms(&self) -> Result<Graph> {
+        let mut nodes = self.nodes.clone();
+        let mut folded = vec![false; nodes.len()];
+        for idx in 0..nodes.len() {
+            let Op::BatchNorm2d(bn) = &self.nodes[idx].op else { continue };
+            let Some(ValueRef::Node(p)) = self.nodes[idx].inputs.first().copied() else { continue };
+            if self.consumers(p) != [idx]
+                || self.outputs.iter().any(|(_, v)| *v == ValueRef::Node(p))
+            {
+                continue;
+            }
+            let scale = (&bn.weight / (&bn.running_var + bn.eps)?.sqrt()?)?;
+            let c = scale.dims1()?;
+            let shift = |bias: Option<&Tensor>| -> Result<Tensor> {
+                let b = match bias {
+                    Some(b) => b.clone(),
+                    None => scale.zeros_like()?,
+                };
+                Ok(((b - &bn.running_mean)? * &scale)?.add(&bn.bias)?)
+            };
+            match &mut nodes[p].op {
+                Op::Conv2d(conv) => {
+                    conv.weight = conv.weight.broadcast_mul(&scale.reshape((c, 1, 1, 1))?)?;
+                    conv.bias = Some(shift(conv.bias.as_ref())?);
+                }
+                Op::Linear(l) if l.kernel.is_none() => {
+                    l.weight = l.weight.broadcast_mul(&scale.reshape((c, 1))?)?;
+                    l.bias = Some(shift(l.bias.as_ref())?);
+                }
+                _ => continue,
+            }
+            folded[idx] = true;
+        }
+        // Drop the folded nodes; readers of a folded BatchNorm read its producer.
+        let mut map: Vec<usize> = Vec::with_capacity(nodes.len());
+        let mut out: Vec<Node> = Vec::new();
+        for (idx, node) in nodes.into_iter().enumerate() {
+            if folded[idx] {
+                let ValueRef::Node(p) = node.inputs[0] else { unreachable!("checked above") };
+                map.push(map[p]);
+                continue;
+            }
+            let inputs = node
+                .inputs
+                .iter()
+                .map(|v| match v {
+                    ValueRef::Node(j) => ValueRef::Node(map[*j]),
+                    other => *other,
+                })
+                .collect();
+            out.push(Node { inputs, ..node });
+            map.push(out.len() - 1);
+        }
+        self.with_nodes(out, |i| map[i])
     }
 
     /// Turns a batch into one tensor per graph input, checking shapes and normalising images

@@ -60,7 +60,7 @@ fn linear_case(
     let (weights, granularity) = match bits {
         None => (Precision::Fp32, QuantGranularity::PerTensor),
         Some(b) => {
-            let k = d_in % 256 == 0;
+            let k = d_in.is_multiple_of(256);
             let (dtype, p) = match b {
                 8 => (GgmlDType::Q8_0, Precision::Int8),
                 _ if k => (GgmlDType::Q4K, Precision::Int4),
@@ -261,6 +261,125 @@ pub fn calibrate(
     })
 }
 
+/// A compressed plan ready to time: BatchNorm folded (as the cost model assumes) and integer
+/// Linear layers on candle's quantized kernels.
+fn runnable(
+    model: &Model,
+    plan: &sculpt_compress::CompressionPlan,
+) -> Result<(Graph, BTreeMap<String, sculpt_compress::LayerOption>)> {
+    let mut c =
+        sculpt_compress::apply_plan(model, plan, None, &sculpt_compress::ApplyOptions::default())?;
+    sculpt_compress::attach_candle_kernels(&mut c)?;
+    let options = c.applied.iter().cloned().collect();
+    Ok((c.model.graph.fold_batch_norms()?, options))
+}
+
+fn random_input(graph: &Graph, batch: usize) -> Result<Batch> {
+    Ok(match graph.inputs().first().map(|s| &s.kind) {
+        Some(InputKind::Image { channels, height, width, .. }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?)
+        }
+        Some(InputKind::Features { dim }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
+        }
+        _ => return Err(Error::Invalid { msg: "timing supports image and feature models".into() }),
+    })
+}
+
+/// Per-layer kernel timings of compressed models, nn-Meter style: random plans of each model are
+/// run whole and every layer's op is timed where it runs (median over `reps` passes). Returns the
+/// measurements and the median per-inference overhead (whole pass minus the sum of its layers).
+pub fn profile_kernels(
+    models: &[(&Model, &ExpandedSpace)],
+    cost_model: &CostModel,
+    plans: usize,
+    batch: usize,
+    reps: usize,
+    seed: u64,
+    progress: &dyn Fn(usize, usize),
+) -> Result<(Vec<Measurement>, f64)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    let mut overheads = Vec::new();
+    let total = plans * models.len();
+    let mut done = 0;
+    for (model, space) in models {
+        for _ in 0..plans {
+            let genome: Vec<usize> =
+                space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
+            let plan = space.plan(&model.graph, &genome, &model.name);
+            let (graph, options) = runnable(model, &plan)?;
+            let input = random_input(&graph, batch)?;
+            let opts = sculpt_model::ForwardOptions::default();
+            for _ in 0..2 {
+                graph.forward_with(&input, &opts)?;
+            }
+            let mut per_node: Vec<Vec<f64>> = vec![Vec::new(); graph.nodes().len()];
+            let mut whole = Vec::new();
+            for _ in 0..reps.max(1) {
+                let s = Instant::now();
+                let f = graph.forward_with(&input, &opts)?;
+                whole.push(s.elapsed().as_secs_f64());
+                for (v, t) in per_node.iter_mut().zip(f.node_seconds) {
+                    v.push(t);
+                }
+            }
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let node_median: Vec<f64> = per_node.iter_mut().map(median).collect();
+            overheads.push(median(&mut whole) - node_median.iter().sum::<f64>());
+            for nw in graph_workloads(&graph, batch, 1)? {
+                if matches!(graph.nodes()[nw.node].op, Op::Attention(_))
+                    || node_median[nw.node] <= 0.0
+                {
+                    continue;
+                }
+                let name = &graph.nodes()[nw.node].name;
+                let base = name.strip_suffix(".lr").unwrap_or(name);
+                let comp = match options.get(base) {
+                    Some(o) => crate::costs::layer_compression(o)?,
+                    None => LayerCompression::FP32,
+                };
+                let comp =
+                    crate::costs::runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
+                out.push(Measurement {
+                    workload: nw.workload,
+                    compression: comp,
+                    latency_s: node_median[nw.node],
+                });
+            }
+            done += 1;
+            progress(done, total);
+        }
+    }
+    overheads.sort_by(f64::total_cmp);
+    Ok((out, overheads.get(overheads.len() / 2).copied().unwrap_or(0.0).max(0.0)))
+}
+
+/// The lookup-table CSV (docs/hardware-profiles.md) of measurements.
+pub fn lookup_csv(measurements: &[Measurement]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("kind,precision,sparsity,m,n,k,groups,macs,latency_s,energy_j\n");
+    for m in measurements {
+        let p = m.compression.requested_precision(&m.workload);
+        let (gm, gn, gk, gg) = match m.workload.gemm {
+            Some(g) => (g.m.to_string(), g.n.to_string(), g.k.to_string(), g.groups.to_string()),
+            None => (String::new(), String::new(), String::new(), String::new()),
+        };
+        let _ = writeln!(
+            s,
+            "{},{},dense,{gm},{gn},{gk},{gg},{},{:e},",
+            m.workload.kind.name(),
+            p.name(),
+            m.workload.macs,
+            m.latency_s
+        );
+    }
+    s
+}
+
 /// Predicted against measured end-to-end latency of random compressed plans.
 #[derive(Debug)]
 pub struct PlanValidation {
@@ -288,29 +407,10 @@ pub fn validate_plans(
             let genome: Vec<usize> =
                 space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
             let plan = space.plan(&model.graph, &genome, &model.name);
-            let mut c = sculpt_compress::apply_plan(
-                model,
-                &plan,
-                None,
-                &sculpt_compress::ApplyOptions::default(),
-            )?;
-            sculpt_compress::attach_candle_kernels(&mut c)?;
-            let options: BTreeMap<String, _> = c.applied.iter().cloned().collect();
-            let (cost, _) = graph_cost(&c.model.graph, &options, cost_model, batch, 1)?;
-            let input = match c.model.graph.inputs().first().map(|s| &s.kind) {
-                Some(InputKind::Image { channels, height, width, .. }) => Batch::Dense(
-                    Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?,
-                ),
-                Some(InputKind::Features { dim }) => {
-                    Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
-                }
-                _ => {
-                    return Err(Error::Invalid {
-                        msg: "plan validation supports image and feature models".into(),
-                    });
-                }
-            };
-            let measured = time_forward(&c.model.graph, &input, 15)?;
+            let (graph, options) = runnable(model, &plan)?;
+            let (cost, _) = graph_cost(&graph, &options, cost_model, batch, 1)?;
+            let input = random_input(&graph, batch)?;
+            let measured = time_forward(&graph, &input, 15)?;
             rows.push((model.name.clone(), i, cost.latency_s, measured));
             progress(rows.len(), total);
         }

@@ -4,19 +4,19 @@
 pub enum Error {
     /// A YAML input (search space) that cannot be read; names file, line and key.
     #[error(transparent)]
-    Yaml(#[from] sculpt_yaml::Error),
+    Yaml(Box<sculpt_yaml::Error>),
     /// An error from the model crate.
     #[error(transparent)]
-    Model(#[from] sculpt_model::Error),
+    Model(Box<sculpt_model::Error>),
     /// An error from the compression crate.
     #[error(transparent)]
-    Compress(#[from] sculpt_compress::Error),
+    Compress(Box<sculpt_compress::Error>),
     /// An error from the hardware crate.
     #[error(transparent)]
-    Hardware(#[from] sculpt_hw::Error),
+    Hardware(Box<sculpt_hw::Error>),
     /// An error from the evaluation crate.
     #[error(transparent)]
-    Eval(#[from] sculpt_eval::Error),
+    Eval(Box<sculpt_eval::Error>),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -34,6 +34,36 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+}
+
+impl From<sculpt_yaml::Error> for Error {
+    fn from(e: sculpt_yaml::Error) -> Error {
+        Error::Yaml(Box::new(e))
+    }
+}
+
+impl From<sculpt_compress::Error> for Error {
+    fn from(e: sculpt_compress::Error) -> Error {
+        Error::Compress(Box::new(e))
+    }
+}
+
+impl From<sculpt_model::Error> for Error {
+    fn from(e: sculpt_model::Error) -> Error {
+        Error::Model(Box::new(e))
+    }
+}
+
+impl From<sculpt_hw::Error> for Error {
+    fn from(e: sculpt_hw::Error) -> Error {
+        Error::Hardware(Box::new(e))
+    }
+}
+
+impl From<sculpt_eval::Error> for Error {
+    fn from(e: sculpt_eval::Error) -> Error {
+        Error::Eval(Box::new(e))
+    }
 }
 
 /// The result type of this crate.

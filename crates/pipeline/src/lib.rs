@@ -16,7 +16,8 @@ mod sensitivity;
 mod space;
 
 pub use calibrate::{
-    Calibration, FREE_PARAMS, PlanValidation, calibrate, time_forward, validate_plans,
+    Calibration, FREE_PARAMS, PlanValidation, calibrate, lookup_csv, profile_kernels, time_forward,
+    validate_plans,
 };
 pub use costs::{
     NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,

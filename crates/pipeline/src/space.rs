@@ -181,7 +181,7 @@ impl SearchSpace {
     pub fn from_yaml(text: &str, origin: &Path) -> Result<SearchSpace> {
         let space: SearchSpace = sculpt_yaml::from_str(text, origin)?;
         let err = |key: &str, msg: String| {
-            Error::Yaml(sculpt_yaml::Error::at_key(origin, text, key, msg))
+            Error::from(sculpt_yaml::Error::at_key(origin, text, key, msg))
         };
         if space.objectives.is_empty() {
             return Err(err("objectives", "name at least one objective".into()));
