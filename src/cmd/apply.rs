@@ -123,7 +123,7 @@ pub(crate) fn calibration_batch(
         sculpt_eval::Data::Dense { inputs, .. } => {
             Ok(Some(Batch::Dense(sculpt_eval::fit_inputs(&model.graph, inputs)?)))
         }
-        sculpt_eval::Data::Text { sentences } => {
+        sculpt_eval::Data::Text { sentences } | sculpt_eval::Data::Pairs { a: sentences, .. } => {
             let tok = model
                 .tokenizer
                 .as_ref()

@@ -86,7 +86,7 @@ fn dense(data: &Dataset) -> anyhow::Result<(&candle_core::Tensor, &[u32])> {
         Data::Dense { labels: None, .. } => {
             anyhow::bail!("`{}` has no labels; training needs them", data.name)
         }
-        Data::Text { .. } => {
+        Data::Text { .. } | Data::Pairs { .. } => {
             anyhow::bail!("`{}` is text; training needs labelled images or features", data.name)
         }
     }

@@ -43,13 +43,13 @@ pub use plan::{
 pub use prune::{
     channel_prunable, global_magnitude_keep, magnitude_keep, nm_keep, prune_channels, prune_heads,
 };
+pub use quant::{
+    ActRange, QuantParams, QuantizedWeight, calibrate_activation, float_cast, pack_bits,
+    packed_len, quantize_weight, unpack_bits,
+};
 pub use recover::{
     DEFAULT_VALIDATION_SAMPLES, EpochRecord, Progressive, Recovered, RecoveryConfig, RecoveryData,
     RecoveryDataConfig, RecoveryEvent, RecoveryMethod, StepRecord, TrainingSet,
     compression_summary, distillation_loss, recover, recover_progressive, recovery_data,
     step_option, steps_csv,
-};
-pub use quant::{
-    ActRange, QuantParams, QuantizedWeight, calibrate_activation, float_cast, pack_bits,
-    packed_len, quantize_weight, unpack_bits,
 };

@@ -122,7 +122,9 @@ impl RecoveryConfig {
     fn check(&self) -> Result<()> {
         let invalid = |msg: String| Err(Error::Invalid { msg });
         if self.epochs == 0 || self.batch_size == 0 {
-            return invalid("recovery needs at least 1 epoch and a batch size of at least 1".into());
+            return invalid(
+                "recovery needs at least 1 epoch and a batch size of at least 1".into(),
+            );
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return invalid(format!(
@@ -266,7 +268,12 @@ fn params_of(qw: &QuantizedWeight) -> QuantParams {
 }
 
 fn layer_weight(graph: &Graph, node: usize) -> Option<Tensor> {
-    graph.nodes()[node].op.weights().into_iter().find(|w| w.role == "weight").map(|w| w.tensor.clone())
+    graph.nodes()[node]
+        .op
+        .weights()
+        .into_iter()
+        .find(|w| w.role == "weight")
+        .map(|w| w.tensor.clone())
 }
 
 fn set_layer_weight(graph: &mut Graph, node: usize, t: Tensor) {
@@ -475,7 +482,11 @@ impl Hooks<'_, '_> {
             let Some(v) = var_of(vars, spec.node) else { continue };
             let values: Vec<f32> = v.var.as_tensor().detach().flatten_all()?.to_vec1()?;
             let q = fake_quantize(&values, &spec.shape, spec.grid);
-            set_layer_weight(graph, spec.node, Tensor::from_vec(q, spec.shape.as_slice(), &Device::Cpu)?);
+            set_layer_weight(
+                graph,
+                spec.node,
+                Tensor::from_vec(q, spec.shape.as_slice(), &Device::Cpu)?,
+            );
         }
         Ok(())
     }
@@ -721,7 +732,10 @@ fn recover_step(
     for set in [train, &data.validation].into_iter().chain(data.held_out.as_ref()) {
         if let Some(bad) = set.labels.iter().flatten().find(|&&l| l as usize >= classes) {
             return Err(Error::Invalid {
-                msg: format!("`{}` holds label {bad}, but the model has {classes} classes", set.name),
+                msg: format!(
+                    "`{}` holds label {bad}, but the model has {classes} classes",
+                    set.name
+                ),
             });
         }
     }
@@ -730,7 +744,8 @@ fn recover_step(
         check_teacher(teacher, &compressed.model, &train.inputs)?;
     }
     let specs = weight_specs(compressed)?;
-    let features = feature_pairs(teacher, &compressed.model, &config.feature_layers, &train.inputs)?;
+    let features =
+        feature_pairs(teacher, &compressed.model, &config.feature_layers, &train.inputs)?;
     let teacher_logits = if config.distills() {
         Some(teacher_outputs(&teacher.graph, &train.inputs)?)
     } else {
@@ -743,8 +758,11 @@ fn recover_step(
     let mut student = compressed.model.clone();
     let validation_before =
         score(&student.graph, &data.validation, validation_reference.as_deref())?;
-    let held_out_before =
-        data.held_out.as_ref().map(|h| held_out_score(&teacher.graph, &student.graph, h)).transpose()?;
+    let held_out_before = data
+        .held_out
+        .as_ref()
+        .map(|h| held_out_score(&teacher.graph, &student.graph, h))
+        .transpose()?;
     on_event(&RecoveryEvent::Start {
         step,
         steps,
@@ -752,12 +770,10 @@ fn recover_step(
         validation: validation_before,
         held_out: held_out_before,
     });
-    let labels = train
-        .labels
-        .as_ref()
-        .map(|l| Tensor::new(l.as_slice(), &Device::Cpu))
-        .transpose()?;
-    let best = Checkpoint { metric: validation_before, epoch: 0, weights: snapshot(&student.graph)? };
+    let labels =
+        train.labels.as_ref().map(|l| Tensor::new(l.as_slice(), &Device::Cpu)).transpose()?;
+    let best =
+        Checkpoint { metric: validation_before, epoch: 0, weights: snapshot(&student.graph)? };
     let train_config = TrainConfig {
         epochs: config.epochs,
         batch_size: config.batch_size,
@@ -816,7 +832,8 @@ fn recover_step(
     let mut out = compressed.clone();
     out.model = student.clone();
     let on_grid = finalise(&mut out, &specs)?;
-    let validation_after = score(&out.model.graph, &data.validation, validation_reference.as_deref())?;
+    let validation_after =
+        score(&out.model.graph, &data.validation, validation_reference.as_deref())?;
     let held_out_after = data
         .held_out
         .as_ref()
@@ -869,7 +886,8 @@ pub fn compression_summary(original: &Graph, compressed: &Compressed) -> Result<
         for node in g.nodes().iter().filter(|n| n.op.is_compressible()) {
             if let Some(w) = node.op.weights().into_iter().find(|w| w.role == "weight") {
                 let n = w.tensor.elem_count() as f64;
-                let nonzero = w.tensor.ne(0f32)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
+                let nonzero =
+                    w.tensor.ne(0f32)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
                 total += n;
                 per.push((format!("{}.weight", node.name), n, nonzero as f64));
             }

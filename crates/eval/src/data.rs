@@ -39,6 +39,15 @@ pub enum Data {
         /// The sentences.
         sentences: Vec<String>,
     },
+    /// Sentence pairs with human similarity scores (STS-style), for encoders.
+    Pairs {
+        /// First sentences.
+        a: Vec<String>,
+        /// Second sentences.
+        b: Vec<String>,
+        /// Scores (any scale; only their order and linear fit matter).
+        scores: Vec<f64>,
+    },
 }
 
 /// A named dataset.
@@ -56,6 +65,7 @@ impl Dataset {
         match &self.data {
             Data::Dense { inputs, .. } => inputs.dims().first().copied().unwrap_or(0),
             Data::Text { sentences } => sentences.len(),
+            Data::Pairs { scores, .. } => scores.len(),
         }
     }
 
@@ -68,7 +78,7 @@ impl Dataset {
     pub fn labels(&self) -> Option<&[u32]> {
         match &self.data {
             Data::Dense { labels, .. } => labels.as_deref(),
-            Data::Text { .. } => None,
+            Data::Text { .. } | Data::Pairs { .. } => None,
         }
     }
 
@@ -92,6 +102,11 @@ impl Dataset {
             Data::Text { sentences } => {
                 Data::Text { sentences: indices.iter().map(|&i| sentences[i].clone()).collect() }
             }
+            Data::Pairs { a, b, scores } => Data::Pairs {
+                a: indices.iter().map(|&i| a[i].clone()).collect(),
+                b: indices.iter().map(|&i| b[i].clone()).collect(),
+                scores: indices.iter().map(|&i| scores[i]).collect(),
+            },
         };
         Ok(Dataset { name: self.name.clone(), data })
     }
@@ -149,6 +164,8 @@ pub fn load_data(name: &str) -> Result<Dataset> {
         dense_from_safetensors(&SafetensorsFile::read(path).map_err(Error::Model)?, name)
     } else if file_name.ends_with(".txt") {
         read_text_lines(path)
+    } else if file_name.ends_with(".tsv") {
+        read_scored_pairs(path)
     } else if file_name.contains("idx") || file_name.ends_with(".gz") {
         let labels = file_name
             .contains("images-idx3")
@@ -300,6 +317,53 @@ pub fn read_text_lines(path: &Path) -> Result<Dataset> {
     Ok(Dataset { name: path.display().to_string(), data: Data::Text { sentences } })
 }
 
+/// Reads sentence pairs with scores: one `sentence a<TAB>sentence b<TAB>score` per line (a
+/// header line whose score column is not a number is skipped).
+pub fn read_scored_pairs(path: &Path) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::format(
+            path,
+            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
+    let (mut a, mut b, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() != 3 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "line {}: expected 3 tab-separated columns (a, b, score), found {}",
+                    i + 1,
+                    cols.len()
+                ),
+            ));
+        }
+        match cols[2].trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => {
+                a.push(cols[0].trim().to_string());
+                b.push(cols[1].trim().to_string());
+                scores.push(v);
+            }
+            _ if i == 0 => continue,
+            _ => {
+                return Err(Error::format(
+                    path,
+                    format!("line {}: score `{}` is not a number", i + 1, cols[2].trim()),
+                ));
+            }
+        }
+    }
+    if scores.len() < 2 {
+        return Err(Error::format(path, "needs at least two scored pairs"));
+    }
+    Ok(Dataset { name: path.display().to_string(), data: Data::Pairs { a, b, scores } })
+}
+
 /// Picks `n` samples with (as nearly as possible) the same number per class, seeded.
 pub fn balanced_subset(labels: &[u32], n: usize, seed: u64) -> Vec<usize> {
     let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -437,6 +501,25 @@ mod tests {
         std::fs::write(&path, "\n \n").unwrap();
         let err = load_data(path.to_str().unwrap()).unwrap_err().to_string();
         assert!(err.contains("holds no sentences"), "{err}");
+    }
+
+    #[test]
+    fn scored_pairs_with_header_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.tsv");
+        std::fs::write(&path, "a\tb\tscore\nA cat.\tA kitten.\t4.5\nA cat.\tA car.\t0.5\n")
+            .unwrap();
+        let Data::Pairs { a, scores, .. } = load_data(path.to_str().unwrap()).unwrap().data else {
+            panic!()
+        };
+        assert_eq!(a, vec!["A cat.", "A cat."]);
+        assert_eq!(scores, vec![4.5, 0.5]);
+        std::fs::write(&path, "x\ty\t1\nx\ty\tlots\n").unwrap();
+        let err = load_data(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("line 2: score `lots` is not a number"), "{err}");
+        std::fs::write(&path, "x\ty\n").unwrap();
+        let err = load_data(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("line 1: expected 3 tab-separated columns"), "{err}");
     }
 
     #[test]

@@ -144,6 +144,23 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<EvalRepor
             let emb = dense_outputs(&model.graph, inputs, batch)?;
             embedding_report(&emb)
         }
+        (Task::Embedding { .. }, Data::Pairs { a, b, scores }) => {
+            let ea = text_outputs(model, a, batch.min(64))?;
+            let eb = text_outputs(model, b, batch.min(64))?;
+            let cos = pair_cosines(&ea, &eb)?;
+            Ok(EvalReport {
+                metric: "spearman".into(),
+                value: crate::stats::spearman(&cos, scores),
+                n_samples: scores.len(),
+                details: vec![("pearson".into(), crate::stats::pearson(&cos, scores))],
+            })
+        }
+        (Task::Classification { .. }, Data::Pairs { .. }) => Err(Error::Mismatch {
+            msg: format!(
+                "`{}` holds sentence pairs, but model `{}` is a classifier",
+                data.name, model.name
+            ),
+        }),
         (Task::Classification { .. }, Data::Text { .. }) => Err(Error::Mismatch {
             msg: format!(
                 "`{}` is text, but model `{}` classifies images or features",
@@ -151,6 +168,17 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<EvalRepor
             ),
         }),
     }
+}
+
+/// Cosine similarity of each row of `a` with the same row of `b`.
+pub fn pair_cosines(a: &Tensor, b: &Tensor) -> Result<Vec<f64>> {
+    let a = a.to_dtype(DType::F32)?;
+    let b = b.to_dtype(DType::F32)?;
+    let dot = (&a * &b)?.sum(1)?;
+    let na = a.sqr()?.sum(1)?.sqrt()?;
+    let nb = b.sqr()?.sum(1)?.sqrt()?;
+    let c: Vec<f32> = dot.div(&(na * nb)?.clamp(1e-12f32, f32::MAX)?)?.to_vec1()?;
+    Ok(c.into_iter().map(f64::from).collect())
 }
 
 fn embedding_report(emb: &Tensor) -> Result<EvalReport> {

@@ -17,14 +17,17 @@ mod data;
 mod error;
 mod evaluate;
 mod idx;
+mod stats;
 
 pub use data::{
     BUILTIN_CALIB, BUILTIN_EVAL, Data, Dataset, FASHION_MNIST_DIR, Split, balanced_subset,
-    dense_from_safetensors, fashion_mnist, load_data, read_idx_images, read_text_lines,
-    write_dense_u8,
+    dense_from_safetensors, fashion_mnist, load_data, read_idx_images, read_scored_pairs,
+    read_text_lines, write_dense_u8,
 };
 pub use error::{Error, Result};
 pub use evaluate::{
-    DEFAULT_BATCH, EvalReport, accuracy, dense_outputs, evaluate, fit_inputs, text_outputs,
+    DEFAULT_BATCH, EvalReport, accuracy, dense_outputs, evaluate, fit_inputs, pair_cosines,
+    text_outputs,
 };
 pub use idx::{IdxArray, idx_bytes, parse_idx, read_idx};
+pub use stats::{kendall_tau, pearson, spearman};

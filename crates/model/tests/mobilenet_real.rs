@@ -7,11 +7,16 @@ use candle_core::{Device, Tensor};
 use sculpt_model::{Batch, LayerKind, Op, load_model};
 
 fn fixture() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.fixtures/mobilenet_v2/mobilenet_v2.yaml");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.fixtures/mobilenet_v2/mobilenet_v2.yaml");
     if p.is_file() {
         return Some(p);
     }
-    assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "{} missing; run scripts/fetch-fixtures.sh", p.display());
+    assert!(
+        std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(),
+        "{} missing; run scripts/fetch-fixtures.sh",
+        p.display()
+    );
     eprintln!("skipped: {} missing (run scripts/fetch-fixtures.sh)", p.display());
     None
 }
@@ -22,7 +27,9 @@ fn real_mobilenet_v2_loads_every_tensor_and_runs() {
     let m = load_model(spec.to_str().unwrap()).unwrap();
     assert_eq!(sculpt_model::profile(&m.graph, 1, 0).unwrap().total.params, 3_504_872);
     // The file holds 262 tensors after dropping num_batches_tracked: all used.
-    let file = sculpt_model::SafetensorsFile::read(&spec.with_file_name("mobilenet_v2.safetensors")).unwrap();
+    let file =
+        sculpt_model::SafetensorsFile::read(&spec.with_file_name("mobilenet_v2.safetensors"))
+            .unwrap();
     assert_eq!(sculpt_model::named_tensors(&m.graph).len(), file.tensors.len());
     // Trained statistics, not the defaults random weights get.
     let Op::BatchNorm2d(bn) = &m.graph.node("features.0.1").unwrap().op else { panic!() };

@@ -26,11 +26,12 @@ pub use costs::{
 pub use datafree::{data_free_table, weight_error};
 pub use error::{Error, Result};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
-pub use proxy::{ProxyCheck, ProxyKind, kendall_tau, pearson, proxy_check, spearman};
+pub use proxy::{ProxyCheck, ProxyKind, proxy_check};
 pub use run::{
     EngineKind, FORMAT_VERSION, FrontRow, ProxyMode, RunMonitor, RunSummary, SearchConfig, Splits,
     measure_latency, objective_names, run_search, splits,
 };
+pub use sculpt_eval::{kendall_tau, pearson, spearman};
 pub use sensitivity::{
     EvalSet, Fidelity, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
     evaluate_plan, fidelity, model_fingerprint, outputs, reference, sensitivity, sha256_hex,

@@ -300,7 +300,14 @@ pub fn splits(model: &Model, cfg: &SearchConfig) -> Result<Splits> {
                 }
                 dense_set(&d.name, &inputs, labels.as_deref(), 128)
             }
-            Data::Text { sentences } => {
+            Data::Text { .. } | Data::Pairs { .. } => {
+                // Scored pairs are used as plain sentences here: the fidelity of embeddings
+                // (cosine to the uncompressed model's) is the proxy.
+                let sentences: Vec<String> = match &d.data {
+                    Data::Pairs { a, b, .. } => a.iter().chain(b).cloned().collect(),
+                    Data::Text { sentences } => sentences.clone(),
+                    Data::Dense { .. } => Vec::new(),
+                };
                 let tok = model.tokenizer.as_ref().ok_or_else(|| Error::Invalid {
                     msg: format!("model `{}` has no tokenizer for text data", model.name),
                 })?;

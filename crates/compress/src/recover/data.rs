@@ -31,9 +31,9 @@ impl TrainingSet {
                 inputs: sculpt_eval::fit_inputs(graph, inputs)?,
                 labels: labels.clone(),
             }),
-            Data::Text { .. } => Err(Error::Unsupported {
-                what: format!("recovery on text data (`{}`)", data.name),
-            }),
+            Data::Text { .. } | Data::Pairs { .. } => {
+                Err(Error::Unsupported { what: format!("recovery on text data (`{}`)", data.name) })
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use crate::plan::{
     CompressionPlan, LayerOption, PlanSource, PruneKind, ResolvedLayer, ResolvedPlan, resolve,
 };
 use crate::recover::{
-    RecoveryConfig, RecoveryData, RecoveryEvent, Recovered, compression_summary, recover_step,
+    Recovered, RecoveryConfig, RecoveryData, RecoveryEvent, compression_summary, recover_step,
 };
 
 /// One step of a progressive run.
@@ -162,8 +162,7 @@ pub fn recover_progressive(
                 step_plan.layers.insert(idx, ResolvedLayer { option, ..rl.clone() });
             }
         }
-        let step_options =
-            if step == steps { options.clone() } else { ApplyOptions::default() };
+        let step_options = if step == steps { options.clone() } else { ApplyOptions::default() };
         let mut compressed = apply_resolved(&current, plan, &step_plan, &step_options)?;
         if step == steps {
             // Report the plan's options, not the last step's increments.
@@ -171,7 +170,8 @@ pub fn recover_progressive(
                 resolved.layers.values().map(|l| (l.name.clone(), l.option.clone())).collect();
         }
         let recovered = recover_step(teacher, &compressed, data, config, (step, steps), on_event)?;
-        let (sparsity, mean_weight_bits) = compression_summary(&teacher.graph, &recovered.compressed)?;
+        let (sparsity, mean_weight_bits) =
+            compression_summary(&teacher.graph, &recovered.compressed)?;
         let record = StepRecord {
             step,
             steps,
@@ -282,7 +282,13 @@ mod tests {
         assert_eq!(step_option(&o, 2, 3, 8, 0).quant.unwrap().act_bits, None);
         assert_eq!(step_option(&o, 3, 3, 8, 0).quant.unwrap().act_bits, Some(8));
         let nm = LayerOption {
-            prune: Some(Prune { kind: PruneKind::NM, ratio: None, n: Some(2), m: Some(8), ..channel(0.0).unwrap() }),
+            prune: Some(Prune {
+                kind: PruneKind::NM,
+                ratio: None,
+                n: Some(2),
+                m: Some(8),
+                ..channel(0.0).unwrap()
+            }),
             ..Default::default()
         };
         let ns: Vec<Option<usize>> =
