@@ -471,7 +471,7 @@ struct Hooks<'a, 'e> {
     on_event: &'e mut dyn FnMut(&RecoveryEvent<'_>),
 }
 
-fn var_of<'v>(vars: &'v [TrainVar], node: usize) -> Option<&'v TrainVar> {
+fn var_of(vars: &[TrainVar], node: usize) -> Option<&TrainVar> {
     vars.iter().find(|v| v.node == node && v.role == "weight")
 }
 
@@ -880,7 +880,9 @@ fn teacher_outputs(teacher: &Graph, inputs: &Tensor) -> Result<Tensor> {
 /// compressible weights that are gone (removed or zero), and the mean stored bits per remaining
 /// weight.
 pub fn compression_summary(original: &Graph, compressed: &Compressed) -> Result<(f64, f64)> {
-    let count = |g: &Graph| -> Result<(f64, Vec<(String, f64, f64)>)> {
+    /// Per weight: name, element count, non-zero count.
+    type Counts = Vec<(String, f64, f64)>;
+    let count = |g: &Graph| -> Result<(f64, Counts)> {
         let mut total = 0.0;
         let mut per = Vec::new();
         for node in g.nodes().iter().filter(|n| n.op.is_compressible()) {

@@ -24,11 +24,11 @@ fn read_parquet(path: &Path) -> polars::prelude::DataFrame {
     ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
 }
 
+/// One CSV row, column name to text.
+type Row = HashMap<String, String>;
+
 /// The merged rows must be the source rows, in order, each with its run's identifying values.
-fn check_stacked(
-    merged: &[HashMap<String, String>],
-    sources: &[(&str, &str, &str, Vec<HashMap<String, String>>)],
-) {
+fn check_stacked(merged: &[Row], sources: &[(&str, &str, &str, Vec<Row>)]) {
     let expected_rows: usize = sources.iter().map(|s| s.3.len()).sum();
     assert_eq!(merged.len(), expected_rows);
     let mut rows = merged.iter();

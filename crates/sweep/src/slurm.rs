@@ -409,7 +409,10 @@ pub fn submit(sweep: &Sweep, config: &SubmitConfig) -> Result<SubmitOutcome> {
 }
 
 /// One line of `squeue -o %i|%T|%r`: (job, array index, state, reason).
-fn parse_squeue_line(line: &str) -> Option<(String, Option<usize>, String, String)> {
+type SqueueLine = (String, Option<usize>, String, String);
+
+/// Parses one line of `squeue -o %i|%T|%r`.
+fn parse_squeue_line(line: &str) -> Option<SqueueLine> {
     let mut parts = line.trim().splitn(3, '|');
     let id = parts.next()?.trim();
     let state = parts.next()?.trim().to_string();
@@ -422,7 +425,7 @@ fn parse_squeue_line(line: &str) -> Option<(String, Option<usize>, String, Strin
 
 /// `squeue` lines for these SLURM job ids, finished ones included; an empty list when the queue
 /// has forgotten them all.
-fn squeue(job_ids: &[String]) -> Result<Vec<(String, Option<usize>, String, String)>> {
+fn squeue(job_ids: &[String]) -> Result<Vec<SqueueLine>> {
     if job_ids.is_empty() {
         return Ok(Vec::new());
     }
