@@ -10,6 +10,36 @@ use serde_json::json;
 
 use crate::output::{self, Format};
 
+mod recover;
+
+/// The recovery settings of `--recover`, checked; `None` without `--recover`.
+pub(crate) fn recovery_config(
+    args: &RecoveryArgs,
+) -> anyhow::Result<Option<sculpt_compress::RecoveryConfig>> {
+    let Some(name) = &args.recover else {
+        anyhow::ensure!(
+            args.progressive.is_none(),
+            "--progressive needs --recover (finetune, distill or qat) to recover between steps"
+        );
+        return Ok(None);
+    };
+    let method = sculpt_compress::RecoveryMethod::parse(name).with_context(|| {
+        format!("--recover: unknown method `{name}`; expected finetune, distill or qat")
+    })?;
+    let mut config = sculpt_compress::RecoveryConfig::new(method);
+    config.epochs = args.epochs;
+    config.learning_rate = args.lr;
+    config.batch_size = args.batch_size;
+    config.temperature = args.temperature;
+    config.alpha = args.alpha;
+    config.feature_layers = args.feature_layers.clone();
+    config.seed = args.recover_seed;
+    if args.progressive == Some(0) {
+        anyhow::bail!("--progressive: needs at least 1 step, got 0");
+    }
+    Ok(Some(config))
+}
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The model to compress.
@@ -28,6 +58,54 @@ pub(crate) struct Args {
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    #[command(flatten)]
+    recovery: RecoveryArgs,
+}
+
+/// Accuracy recovery after compression (`--recover`).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct RecoveryArgs {
+    /// Train the compressed model back: `finetune` (labels), `distill` (the uncompressed model
+    /// as teacher) or `qat` (fake-quantized forward, straight-through gradients).
+    #[arg(long, value_name = "METHOD")]
+    pub(crate) recover: Option<String>,
+    /// Epochs of recovery (per step with --progressive).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) epochs: usize,
+    /// Peak learning rate of AdamW (cosine decay).
+    #[arg(long, default_value_t = 1e-3)]
+    pub(crate) lr: f64,
+    /// Samples per optimiser step.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) batch_size: usize,
+    /// Distillation temperature T.
+    #[arg(long, default_value_t = 4.0)]
+    pub(crate) temperature: f64,
+    /// Weight α of the distillation term (1 − α weighs cross-entropy on labels).
+    #[arg(long, default_value_t = 0.7)]
+    pub(crate) alpha: f64,
+    /// Layers whose outputs the student matches to the teacher's (feature distillation),
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) feature_layers: Vec<String>,
+    /// Reach the plan in K steps, recovering after each.
+    #[arg(long, value_name = "K")]
+    pub(crate) progressive: Option<usize>,
+    /// Training data (default: the Fashion-MNIST training split, or the bundled calibration
+    /// subset when the Debian package is not installed).
+    #[arg(long, default_value = "fashion-mnist:train")]
+    pub(crate) train_data: String,
+    /// Train on at most this many samples (class-balanced).
+    #[arg(long)]
+    pub(crate) train_samples: Option<usize>,
+    /// Data scored before and after recovery, never used to choose anything (default: the
+    /// Fashion-MNIST test split when installed and the model reads it, else the bundled
+    /// evaluation subset; `none` to skip).
+    #[arg(long)]
+    pub(crate) held_out: Option<String>,
+    /// Seed of shuffling and splits.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) recover_seed: u64,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -35,13 +113,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (plan, source) = CompressionPlan::from_path(&args.plan)?;
     let calibration = calibration_batch(&model, args.data.as_deref())?;
     let options = ApplyOptions { calibration: calibration.as_ref() };
-    let compressed = sculpt_compress::apply_plan(&model, &plan, Some(&source), &options)?;
-    let provenance = json!({
+    let mut provenance = json!({
         "sculpt_version": env!("CARGO_PKG_VERSION"),
         "source_model": model.origin,
         "plan_file": args.plan.display().to_string(),
-    })
-    .to_string();
+    });
+    let compressed = match recovery_config(&args.recovery)? {
+        None => sculpt_compress::apply_plan(&model, &plan, Some(&source), &options)?,
+        Some(config) => {
+            let recovered =
+                recover::run(&model, &plan, &source, &options, &args.recovery, &config, &args.out)?;
+            provenance["recovery"] = recovered.provenance;
+            recovered.compressed
+        }
+    };
+    let provenance = provenance.to_string();
     let predicted = sculpt_compress::write_compressed(&compressed, &args.out, &provenance)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let file_bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);

@@ -118,6 +118,7 @@ fn prepare(c: &Common) -> anyhow::Result<Prepared> {
         resume: false,
         proxy: sculpt_pipeline::ProxyMode::Hybrid,
         export_problem: None,
+        recovery: None,
     };
     let splits = sculpt_pipeline::splits(&model, &cfg)?;
     let cache = (!c.no_cache).then(sculpt_pipeline::default_cache_dir);

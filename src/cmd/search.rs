@@ -84,6 +84,49 @@ pub(crate) struct Args {
     /// benches/peers.
     #[arg(long)]
     export_problem: Option<PathBuf>,
+    /// After the search, train the chosen front plans back (finetune, distill or qat) and report
+    /// their loss after recovery (`accuracy_loss_recovered`); the models go to `recovered/`.
+    #[arg(long, value_name = "METHOD")]
+    recover: Option<String>,
+    /// How many front plans to recover, evenly spaced from the most damaged.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    recover_top: usize,
+    /// Recovery epochs per plan.
+    #[arg(long, default_value_t = 3)]
+    recover_epochs: usize,
+    /// Recovery learning rate (AdamW peak).
+    #[arg(long, default_value_t = 1e-3)]
+    recover_lr: f64,
+    /// Recovery training data (default: the Fashion-MNIST training split, or the bundled
+    /// calibration subset when the Debian package is absent).
+    #[arg(long, default_value = "fashion-mnist:train")]
+    recover_train_data: String,
+    /// Train each recovery on at most this many samples (class-balanced).
+    #[arg(long)]
+    recover_train_samples: Option<usize>,
+}
+
+/// The `--recover` settings, checked.
+fn recovery(args: &Args) -> anyhow::Result<Option<sculpt_pipeline::SearchRecovery>> {
+    let Some(name) = &args.recover else { return Ok(None) };
+    let method = sculpt_compress::RecoveryMethod::parse(name).ok_or_else(|| {
+        anyhow::anyhow!("--recover: unknown method `{name}`; expected finetune, distill or qat")
+    })?;
+    anyhow::ensure!(args.recover_top >= 1, "--recover-top must be at least 1");
+    let mut config = sculpt_compress::RecoveryConfig::new(method);
+    config.epochs = args.recover_epochs;
+    config.learning_rate = args.recover_lr;
+    config.seed = args.seed;
+    Ok(Some(sculpt_pipeline::SearchRecovery {
+        config,
+        data: sculpt_compress::RecoveryDataConfig {
+            train_data: args.recover_train_data.clone(),
+            train_samples: args.recover_train_samples,
+            seed: args.seed,
+            ..Default::default()
+        },
+        top: args.recover_top,
+    }))
 }
 
 struct Monitor {
@@ -163,6 +206,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         resume: args.resume,
         proxy,
         export_problem: args.export_problem.clone(),
+        recovery: recovery(args)?,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -182,11 +226,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for note in &summary.notes {
         eprintln!("note: {note}");
     }
+    let recovered = summary.front_rows.iter().any(|r| r.accuracy_loss_recovered.is_some());
     let rows: Vec<Vec<String>> = summary
         .front_rows
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.plan_id.to_string(),
                 format!("{:.2}", 100.0 * r.accuracy_loss),
                 r.accuracy_loss_measured.map(|v| format!("{:.2}", 100.0 * v)).unwrap_or_default(),
@@ -196,26 +241,33 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 output::thousands(r.size_bytes as u64),
                 if r.feasible { "yes".into() } else { format!("no: {}", r.violated) },
                 r.plan_file.clone(),
-            ]
+            ];
+            if recovered {
+                row.insert(
+                    3,
+                    r.accuracy_loss_recovered
+                        .map(|v| format!("{:.2}", 100.0 * v))
+                        .unwrap_or_default(),
+                );
+            }
+            row
         })
         .collect();
-    print!(
-        "{}",
-        output::table(
-            &[
-                "plan",
-                "loss_pts",
-                "loss_measured_pts",
-                "latency_ms",
-                "measured_ms",
-                "energy_mJ",
-                "size_bytes",
-                "feasible",
-                "plan_file"
-            ],
-            &rows
-        )
-    );
+    let mut headers = vec![
+        "plan",
+        "loss_pts",
+        "loss_measured_pts",
+        "latency_ms",
+        "measured_ms",
+        "energy_mJ",
+        "size_bytes",
+        "feasible",
+        "plan_file",
+    ];
+    if recovered {
+        headers.insert(3, "loss_recovered_pts");
+    }
+    print!("{}", output::table(&headers, &rows));
     println!(
         "\n{} plans evaluated ({}), {} on the front{}, baseline metric {:.4}, {:.1} s; results in {}",
         summary.evaluations,

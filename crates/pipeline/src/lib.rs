@@ -11,6 +11,7 @@ mod datafree;
 mod error;
 mod problem;
 mod proxy;
+mod recovery;
 mod run;
 mod sensitivity;
 mod space;
@@ -27,6 +28,7 @@ pub use datafree::{data_free_table, weight_error};
 pub use error::{Error, Result};
 pub use problem::{CostTables, OptionCost, Quantities, TableObjective, cost_tables};
 pub use proxy::{ProxyCheck, ProxyKind, proxy_check};
+pub use recovery::{SearchRecovery, recovery_picks};
 pub use run::{
     EngineKind, FORMAT_VERSION, FrontRow, ProxyMode, RunMonitor, RunSummary, SearchConfig, Splits,
     measure_latency, objective_names, run_search, splits,

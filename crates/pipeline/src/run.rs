@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::costs::{graph_cost, graph_workloads, option_workloads};
 use crate::error::{Error, Result};
 use crate::problem::{CostTables, TableObjective, cost_tables};
+use crate::recovery::SearchRecovery;
 use crate::sensitivity::{
     EvalSet, evaluate_plan, reference, sensitivity, sha256_hex, tensor_fingerprint,
 };
@@ -152,6 +153,8 @@ pub struct SearchConfig {
     /// Also write the additive problem (tables of the searched objectives, no constraints) as
     /// JSON for `benches/peers`.
     pub export_problem: Option<PathBuf>,
+    /// Recover the best plans of the front after the search (`--recover`).
+    pub recovery: Option<SearchRecovery>,
 }
 
 /// What a run produced, for the terminal.
@@ -192,6 +195,8 @@ pub struct FrontRow {
     pub size_bytes: f64,
     /// Real loss on the validation split.
     pub accuracy_loss_measured: Option<f64>,
+    /// Real loss on the validation split after recovery training (`--recover`).
+    pub accuracy_loss_recovered: Option<f64>,
     /// Measured latency on this CPU.
     pub latency_s_measured: Option<f64>,
     /// Feasible.
@@ -361,6 +366,21 @@ pub fn run_search(
         ProxyMode::DataFree => None,
         _ => Some(splits(&model, cfg)?),
     };
+    // Recovery problems (an encoder, missing training data) surface before the search starts.
+    let recovery_data = match (&cfg.recovery, &data) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Error::Invalid {
+                msg: "--recover needs data; the data-free proxy has none".into(),
+            });
+        }
+        (Some(r), Some(d)) => {
+            let mut rd = crate::recovery::prepare(&model, r)?;
+            rd.held_out = Some(crate::recovery::held_out_set(&d.validation)?);
+            notes.extend(rd.notes.iter().cloned());
+            Some(rd)
+        }
+    };
     monitor.stage("per-layer sensitivity");
     let sens = match &data {
         None => crate::datafree::data_free_table(&model, &space)?,
@@ -480,12 +500,70 @@ pub fn run_search(
             energy_j: q[2],
             size_bytes: q[3],
             accuracy_loss_measured: measured,
+            accuracy_loss_recovered: None,
             latency_s_measured: latency_measured,
             feasible: violated.is_empty(),
             violated: violated.join(";"),
             plan_file,
         });
         plans.push((cand.index, plan));
+    }
+
+    if let (Some(r), Some(rd)) = (&cfg.recovery, &recovery_data) {
+        let held = rd
+            .held_out
+            .as_ref()
+            .ok_or_else(|| Error::Invalid { msg: "recovery has no held-out split".into() })?;
+        let baseline = crate::recovery::baseline_metric(&model, held)?;
+        let losses: Vec<f64> = front_rows
+            .iter()
+            .map(|f| f.accuracy_loss_measured.unwrap_or(f.accuracy_loss))
+            .collect();
+        let picks = crate::recovery::recovery_picks(&losses, r.top);
+        std::fs::create_dir_all(cfg.out.join("recovered"))
+            .map_err(|source| Error::Io { path: cfg.out.clone(), source })?;
+        for (k, &i) in picks.iter().enumerate() {
+            let file = format!("recovered/front-{i:03}.safetensors");
+            let mut on_event = |e: &sculpt_compress::RecoveryEvent<'_>| {
+                if let sculpt_compress::RecoveryEvent::Epoch(rec) = e {
+                    monitor.stage(&format!(
+                        "recovering front plan {i} ({}/{}): epoch {}/{}, validation {:.2} %",
+                        k + 1,
+                        picks.len(),
+                        rec.epoch,
+                        r.config.epochs,
+                        100.0 * rec.validation
+                    ));
+                }
+            };
+            monitor.stage(&format!(
+                "recovering front plan {i} ({}/{}) with {}",
+                k + 1,
+                picks.len(),
+                r.config.method.name()
+            ));
+            let metric = crate::recovery::recover_plan(
+                &model,
+                &plans[i].1,
+                calib_batch,
+                rd,
+                &r.config,
+                &cfg.out,
+                &file,
+                &mut on_event,
+            )?;
+            front_rows[i].accuracy_loss_recovered = Some(baseline - metric);
+        }
+        notes.push(format!(
+            "recovery: {} front plan(s) trained back with {} for {} epoch(s) on {} samples of {}; \
+             accuracy_loss_recovered is measured on the held-out split, the recovered models are \
+             in recovered/",
+            picks.len(),
+            r.config.method.name(),
+            r.config.epochs,
+            rd.train.len(),
+            rd.train.name
+        ));
     }
 
     monitor.stage("writing the run directory");
@@ -990,9 +1068,14 @@ fn genome_str(c: &EvaluatedCandidate) -> String {
 }
 
 fn write_front(out: &Path, front: &[FrontRow], measured: bool, proxy: ProxyMode) -> Result<()> {
-    let mut s = format!("{CANDIDATE_COLUMNS},plan_file\n");
+    // The recovered loss is a column only in runs that recovered plans.
+    let recovered = front.iter().any(|r| r.accuracy_loss_recovered.is_some());
+    let mut s = format!(
+        "{CANDIDATE_COLUMNS},plan_file{}\n",
+        if recovered { ",accuracy_loss_recovered" } else { "" }
+    );
     for r in front {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{},{},{},{},{},{},{},{},{},{},true,{},{},,{}",
             r.plan_id,
@@ -1009,6 +1092,11 @@ fn write_front(out: &Path, front: &[FrontRow], measured: bool, proxy: ProxyMode)
             if measured { "measured" } else { "modelled" },
             r.plan_file
         );
+        if recovered {
+            s.push(',');
+            s.push_str(&opt(r.accuracy_loss_recovered));
+        }
+        s.push('\n');
     }
     write_text(&out.join("front.csv"), &s)
 }

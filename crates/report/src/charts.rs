@@ -732,6 +732,94 @@ impl Draw for ConvergenceChart {
     }
 }
 
+/// A metric per progressive step, before and after recovery, with the uncompressed baseline.
+#[derive(Clone, Debug)]
+pub(crate) struct StepsChart {
+    pub(crate) metric: String,
+    pub(crate) baseline: Option<f64>,
+    /// (step, before recovery, after recovery), metric in percent.
+    pub(crate) points: Vec<(f64, f64, f64)>,
+}
+
+impl Draw for StepsChart {
+    fn size(&self) -> (u32, u32) {
+        (960, 420)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let steps = self.points.iter().map(|p| p.0).fold(1.0, f64::max);
+        let y = padded_range(
+            self.points.iter().flat_map(|p| [p.1, p.2]).chain(self.baseline.iter().copied()),
+        );
+        let y_decimals = tick_decimals(y.end - y.start);
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("{} after each progressive step", self.metric), font(20.0))
+            .margin(14)
+            .margin_right(40)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0.5..steps + 0.5, y)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(format!("{} (%)", self.metric))
+            .x_labels(steps as usize + 2)
+            .axis_desc_style(font(16.0))
+            .label_style(font_coloured(14.0, MUTED))
+            .axis_style(MUTED)
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID_BOLD)
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-9 && *v >= 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+            .draw()
+            .map_err(e)?;
+        if let Some(b) = self.baseline {
+            chart
+                .draw_series(LineSeries::new(
+                    [(0.5, b), (steps + 0.5, b)],
+                    CONSTRAINT.stroke_width(1),
+                ))
+                .map_err(e)?
+                .label("uncompressed")
+                .legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], CONSTRAINT.stroke_width(2))
+                });
+        }
+        let before: Vec<(f64, f64)> = self.points.iter().map(|p| (p.0, p.1)).collect();
+        let after: Vec<(f64, f64)> = self.points.iter().map(|p| (p.0, p.2)).collect();
+        for (series, colour, label) in
+            [(before, MEMORY, "compressed, before recovery"), (after, FRONT, "after recovery")]
+        {
+            chart
+                .draw_series(LineSeries::new(series.clone(), colour.stroke_width(2)))
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(series.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(FAINT)
+            .label_font(font(14.0))
+            .draw()
+            .map_err(e)?;
+        Ok(())
+    }
+}
+
 /// Weight bits, sparsity and rank ratio of one layer, each when known.
 pub(crate) type LayerCell = (Option<f64>, Option<f64>, Option<f64>);
 

@@ -44,6 +44,7 @@ mod io;
 mod merge;
 mod report;
 mod run;
+mod steps;
 mod tables;
 
 pub use analysis::{
@@ -57,6 +58,7 @@ pub use run::{
     Baseline, Constraint, ConvergencePoint, DataRefs, FORMAT_VERSION, InputRef, LayerPlan,
     LayerRow, Objective, Plan, Run, RunMeta, SensitivityRow, Table, read_run,
 };
+pub use steps::write_steps_chart;
 pub use tables::{WrittenTables, write_tables};
 
 /// Significant digits of the numbers in report tables (see "Reading numbers back").

@@ -412,11 +412,15 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
         return Section { id: "front".into(), title: "The front".into(), blocks };
     }
     let any_measured = front.iter().any(|p| p.accuracy_loss_measured.is_some());
+    let any_recovered = front.iter().any(|p| p.accuracy_loss_recovered.is_some());
     let any_latency_measured = front.iter().any(|p| p.latency_s_measured.is_some());
     let mut header = vec!["Plan".to_string(), "Tag".to_string()];
     header.push("Accuracy loss (points)".into());
     if any_measured {
         header.push("Measured loss (points)".into());
+    }
+    if any_recovered {
+        header.push("Loss after recovery (points)".into());
     }
     header.push("Latency (ms)".into());
     if any_latency_measured {
@@ -446,6 +450,13 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
                 plan.accuracy_loss_measured,
                 Objective::AccuracyLoss,
                 "accuracy_loss_measured",
+            ));
+        }
+        if any_recovered {
+            cells.push(optional_cell(
+                plan.accuracy_loss_recovered,
+                Objective::AccuracyLoss,
+                "accuracy_loss_recovered",
             ));
         }
         cells.push(objective_cell(plan, Objective::Latency));

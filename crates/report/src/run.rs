@@ -469,6 +469,9 @@ pub struct Plan {
     pub accuracy_loss: f64,
     /// The accuracy loss re-measured on held-out data, where done.
     pub accuracy_loss_measured: Option<f64>,
+    /// The accuracy loss re-measured after recovery training (`sculpt search --recover`), for
+    /// the plans that were recovered.
+    pub accuracy_loss_recovered: Option<f64>,
     /// Latency per inference, seconds.
     pub latency_s: f64,
     /// Latency measured on the host, where done.
@@ -883,6 +886,7 @@ fn read_plans(dir: &Path, name: &str, is_front: bool, notes: &mut Vec<String>) -
             plan_id: t.uint("plan_id", row)?,
             accuracy_loss: t.float("accuracy_loss", row)?,
             accuracy_loss_measured: t.opt_float("accuracy_loss_measured", row)?,
+            accuracy_loss_recovered: t.opt_float("accuracy_loss_recovered", row)?,
             latency_s: t.float("latency_s", row)?,
             latency_s_measured: t.opt_float("latency_s_measured", row)?,
             energy_j: t.float("energy_j", row)?,

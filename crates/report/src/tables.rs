@@ -129,10 +129,11 @@ impl TextTable {
 }
 
 /// The documented columns of candidates.csv and front.csv and their Parquet types.
-const PLAN_COLUMNS: [(&str, DataType); 14] = [
+const PLAN_COLUMNS: [(&str, DataType); 15] = [
     ("plan_id", DataType::Int64),
     ("accuracy_loss", DataType::Float64),
     ("accuracy_loss_measured", DataType::Float64),
+    ("accuracy_loss_recovered", DataType::Float64),
     ("latency_s", DataType::Float64),
     ("latency_s_measured", DataType::Float64),
     ("energy_j", DataType::Float64),

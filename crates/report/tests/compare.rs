@@ -118,6 +118,7 @@ fn synthetic_plan(id: u64, genome: &str, loss: f64, latency: f64, feasible: bool
         plan_id: id,
         accuracy_loss: loss,
         accuracy_loss_measured: None,
+        accuracy_loss_recovered: None,
         latency_s: latency,
         latency_s_measured: None,
         energy_j: 1e-6,

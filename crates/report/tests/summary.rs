@@ -106,6 +106,7 @@ fn knee_of_hand_made_fronts() {
             plan_id: id,
             accuracy_loss: loss,
             accuracy_loss_measured: None,
+            accuracy_loss_recovered: None,
             latency_s: latency,
             latency_s_measured: None,
             energy_j: 0.0,

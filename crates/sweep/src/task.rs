@@ -199,6 +199,7 @@ fn search(
         resume: false,
         proxy: sculpt_pipeline::ProxyMode::Hybrid,
         export_problem: None,
+        recovery: None,
     };
     // A panic is a bug, but it must still end as a recorded failure of this job.
     let summary =
