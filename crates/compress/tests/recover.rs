@@ -247,3 +247,26 @@ fn bad_settings_are_refused_with_what_was_expected() {
     let c = RecoveryConfig { alpha: 1.0, ..config(RecoveryMethod::Distill, 1) };
     assert!(recover(&m, &compressed, &d, &c, &mut |_| {}).is_ok());
 }
+
+#[test]
+fn a_diverging_learning_rate_stops_and_restores_the_best_checkpoint() {
+    let m = model();
+    let d = data(&m);
+    let compressed = apply_plan(
+        &m,
+        &plan("layers:\n  conv2: {prune: {kind: channel, ratio: 0.5}}\n"),
+        None,
+        &ApplyOptions::default(),
+    )
+    .unwrap();
+    let c = RecoveryConfig { learning_rate: 1e12, ..config(RecoveryMethod::Finetune, 2) };
+    let r = recover(&m, &compressed, &d, &c, &mut |_| {}).unwrap();
+    let why = r.stopped.expect("training must stop on a non-finite loss");
+    assert!(
+        why.contains("best checkpoint was restored") && why.contains("lower the learning rate")
+    );
+    // Nothing trained survived: the result is the compressed model as it was.
+    assert_eq!(r.best_epoch, 0);
+    assert_eq!(weight(&r.compressed.model, "conv2"), weight(&compressed.model, "conv2"));
+    assert_eq!(r.validation_after, r.validation_before);
+}
