@@ -33,7 +33,8 @@ PY="$HERE/.venv/bin/python"
 "$PY" -c 'import pymoo, optuna, numpy; print("pymoo", pymoo.__version__, "optuna", optuna.__version__, "numpy", numpy.__version__)'
 
 cargo build --quiet --release --example peer_problem --manifest-path "$CRATE/Cargo.toml"
-BIN="$CRATE/target/release/examples/peer_problem"
+BIN="$(cargo metadata --format-version 1 --no-deps --manifest-path "$CRATE/Cargo.toml" \
+    | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/peer_problem"
 
 PROBLEM=${1:-}
 if [ -z "$PROBLEM" ]; then
