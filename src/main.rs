@@ -43,6 +43,8 @@ enum Command {
     Sensitivity(cmd::proxy::SensitivityArgs),
     /// How well the accuracy proxy ranks random plans against full held-out evaluations.
     ProxyCheck(cmd::proxy::ProxyCheckArgs),
+    /// Many searches from one sweep file: plan, run here, submit to SLURM, status, merge.
+    Sweep(cmd::sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,5 +70,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => cmd::report::run(&args),
         Command::Sensitivity(args) => cmd::proxy::sensitivity(&args),
         Command::ProxyCheck(args) => cmd::proxy::proxy_check(&args),
+        Command::Sweep(args) => cmd::sweep::run(&args),
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod profile;
 pub(crate) mod proxy;
 pub(crate) mod report;
 pub(crate) mod search;
+pub(crate) mod sweep;
 pub(crate) mod train;
 
 /// The model used when `--model` is not given.
