@@ -810,7 +810,7 @@ impl Draw for StepsChart {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(FAINT)
             .label_font(font(14.0))

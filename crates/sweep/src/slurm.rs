@@ -292,6 +292,9 @@ pub fn write_scripts(sweep: &Sweep, sculpt: &Path) -> Result<Scripts> {
     let merge_time = sweep.slurm.merge_time.as_ref().or(sweep.slurm.time.as_ref());
     merge.push_str(&common_directives(sweep, merge_time, &workdir));
     merge.push_str("#SBATCH --cpus-per-task=1\n");
+    // The dependency names the array's job id, known only after submission, so it is given on the
+    // sbatch command line; this line keeps a hand-made `--dependency` from waiting forever too.
+    merge.push_str("#SBATCH --kill-on-invalid-dep=yes\n");
     let _ = writeln!(merge, "#SBATCH --output={}/merge-%j.out", logs.display());
     merge.push_str(&extra_directives(sweep));
     merge.push_str(&setup_lines(sweep));
@@ -601,6 +604,7 @@ mod tests {
         let merge = std::fs::read_to_string(&scripts.merge).unwrap();
         assert!(merge.lines().any(|l| l == "#SBATCH --time=00:05:00"));
         assert!(merge.lines().any(|l| l == "#SBATCH --cpus-per-task=1"));
+        assert!(merge.lines().any(|l| l == "#SBATCH --kill-on-invalid-dep=yes"));
         assert!(!merge.contains("--array"));
         assert!(merge.contains(&format!("sweep merge {}", file.display())));
 
