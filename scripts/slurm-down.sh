@@ -7,7 +7,7 @@ set -euo pipefail
 log() { printf 'slurm-down: %s\n' "$*"; }
 
 running() { # pid file
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    [ -s "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null
 }
 
 if running /run/slurm/slurmctld.pid || running /run/slurm/slurmd.pid; then

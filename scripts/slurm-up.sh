@@ -103,7 +103,7 @@ fi
 rm -f "$new_conf"
 
 running() { # pid file
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    [ -s "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null
 }
 
 # 5. The daemons. A changed configuration restarts them.
