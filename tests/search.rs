@@ -200,3 +200,36 @@ fn data_free_and_full_proxies_are_labelled_in_the_outputs() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("the exact engine needs additive tables"));
 }
+
+/// On a device that runs int8 operators only, layers the space keeps at fp32 run at int8 and
+/// the baseline is the all-int8 model; both are said in the notes.
+#[test]
+fn an_int8_only_device_searches_with_an_int8_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    search(&out, &["--hardware", "hardware-profiles/edge-npu-int8.yaml", "--budget", "60"], &[]);
+    let run_yaml = std::fs::read_to_string(out.join("run.yaml")).unwrap();
+    assert!(run_yaml.contains("cannot run the uncompressed model"), "{run_yaml}");
+    assert!(
+        run_yaml.contains(
+            "classifier): device `edge-npu-int8` rejects fp32, so the layer runs at int8"
+        )
+    );
+    // Baseline size: 421,738 parameters at one byte each plus per-channel scales and the float
+    // biases and BatchNorm entries, so within 2 % above 421,738 bytes (fp32 would be 1,687,720).
+    let size: f64 = run_yaml
+        .lines()
+        .skip_while(|l| !l.starts_with("baseline:"))
+        .find_map(|l| l.trim().strip_prefix("size_bytes:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((421_738.0..421_738.0 * 1.02).contains(&size), "baseline size {size}");
+    // Every front plan stores the classifier at int8.
+    for entry in std::fs::read_dir(out.join("plans")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let after = text.split("  classifier:").nth(1).expect("classifier in every plan");
+        assert!(after.trim_start().starts_with("quant:\n      weight_bits: 8"), "{text}");
+    }
+}

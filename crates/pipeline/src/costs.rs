@@ -145,6 +145,24 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
     Ok(out)
 }
 
+/// Every weight at int8 per output channel: what the baseline is costed at on a device that
+/// rejects fp32 (an int8-only NPU cannot run the uncompressed model at all).
+pub(crate) fn int8_baseline_option() -> LayerOption {
+    LayerOption {
+        quant: Some(sculpt_compress::Quant {
+            weight_bits: Some(8),
+            act_bits: None,
+            granularity: Granularity::PerChannel,
+            group_size: None,
+            symmetric: true,
+            float: None,
+            clip: Default::default(),
+            act_calibration: Default::default(),
+        }),
+        ..LayerOption::default()
+    }
+}
+
 /// The hardware view of a plan option (weight format, scale sharing, activation format,
 /// sparsity). Channel pruning and low-rank change shapes instead; see [`option_workloads`].
 pub fn layer_compression(option: &LayerOption) -> Result<LayerCompression> {

@@ -116,7 +116,21 @@ pub fn cost_tables(
             (w.workload.clone(), with_act(LayerCompression::FP32, w.workload.weight_elems == 0))
         })
         .collect();
-    let baseline = cost_model.model_cost(&all)?;
+    let baseline = match cost_model.model_cost(&all) {
+        Ok(cost) => cost,
+        Err(fp32_error) => {
+            // A device that rejects fp32: the baseline is costed at int8 (see `run::baseline`).
+            let int8 = crate::costs::layer_compression(&crate::costs::int8_baseline_option())?;
+            let all8: Vec<_> = workloads
+                .iter()
+                .map(|w| match w.workload.weight_elems {
+                    0 => (w.workload.clone(), with_act(LayerCompression::FP32, true)),
+                    _ => (w.workload.clone(), int8),
+                })
+                .collect();
+            cost_model.model_cost(&all8).map_err(|_| fp32_error)?
+        }
+    };
     Ok(CostTables {
         base,
         genes,

@@ -581,9 +581,9 @@ pub fn run_search(
     write_costs(&cfg.out, &model, &space, &costs)?;
     write_sensitivity(&cfg.out, &model, &space, &sens.entries)?;
     write_convergence(&cfg.out, &result)?;
-    write_layers(&cfg.out, &model, &cost_model, &plans, cfg)?;
-    let baseline_cost =
-        graph_cost(&model.graph, &BTreeMap::new(), &cost_model, cfg.batch, cfg.tokens)?.0;
+    let (baseline_plan, baseline_cost, baseline_note) = baseline(&model, &cost_model, cfg)?;
+    notes.extend(baseline_note);
+    write_layers(&cfg.out, &model, &cost_model, &baseline_plan, &plans, cfg)?;
     let feasible = result.front_feasible;
     if !feasible {
         notes.push("no plan meets the constraints; front.csv holds the closest plans and the `violated` column says why".into());
@@ -1177,10 +1177,45 @@ fn option_traits(o: Option<&LayerOption>) -> (u8, f64, f64) {
     (o.weight_bits(), sparsity, rank)
 }
 
+/// The reference the front is compared with, its cost on the device, and a note when it is not
+/// the uncompressed model: on a device that rejects fp32 (an int8-only NPU) the uncompressed
+/// model cannot run, so the baseline's costs are those of every weight at int8 per channel, the
+/// least any deployment on that device does (its accuracy stays the uncompressed model's).
+fn baseline(
+    model: &Model,
+    cost_model: &CostModel,
+    cfg: &SearchConfig,
+) -> Result<(CompressionPlan, sculpt_hw::ModelCost, Option<String>)> {
+    let fp32 = graph_cost(&model.graph, &BTreeMap::new(), cost_model, cfg.batch, cfg.tokens);
+    let fp32_error = match fp32 {
+        Ok((cost, _)) => return Ok((EMPTY_PLAN.clone(), cost, None)),
+        Err(e) => e,
+    };
+    let int8 = crate::costs::int8_baseline_option();
+    let layers: BTreeMap<String, LayerOption> = model
+        .graph
+        .nodes()
+        .iter()
+        .filter(|n| sculpt_compress::is_plan_target(&n.op))
+        .map(|n| (n.name.clone(), int8.clone()))
+        .collect();
+    let Ok((cost, _)) = graph_cost(&model.graph, &layers, cost_model, cfg.batch, cfg.tokens) else {
+        return Err(fp32_error);
+    };
+    let note = format!(
+        "device `{}` cannot run the uncompressed model ({fp32_error}); the baseline's latency, \
+         energy and size are those of every weight at int8 per channel, its accuracy the \
+         uncompressed model's",
+        cost_model.profile().name()
+    );
+    Ok((CompressionPlan { layers, ..EMPTY_PLAN.clone() }, cost, Some(note)))
+}
+
 fn write_layers(
     out: &Path,
     model: &Model,
     cost_model: &CostModel,
+    baseline: &CompressionPlan,
     plans: &[(usize, CompressionPlan)],
     cfg: &SearchConfig,
 ) -> Result<()> {
@@ -1188,7 +1223,7 @@ fn write_layers(
         "plan_id,layer,kind,option,weight_bits,sparsity,rank_ratio,latency_s,energy_j,bytes,bound\n",
     );
     let workloads = graph_workloads(&model.graph, cfg.batch, cfg.tokens)?;
-    let mut all: Vec<(String, &CompressionPlan)> = vec![("baseline".into(), &EMPTY_PLAN)];
+    let mut all: Vec<(String, &CompressionPlan)> = vec![("baseline".into(), baseline)];
     all.extend(plans.iter().map(|(id, p)| (id.to_string(), p)));
     for (id, plan) in all {
         for (idx, node) in model.graph.nodes().iter().enumerate() {

@@ -368,9 +368,38 @@ pub fn expand(
             r.matches.name.as_deref().is_none_or(|g| glob_match(g, &node.name))
                 && (r.matches.kind.is_empty() || r.matches.kind.iter().any(|k| k == kind))
         });
-        let Some(rule) = rule else { continue };
         let base: Vec<_> =
             workloads.iter().filter(|w| w.node == idx).map(|w| w.workload.clone()).collect();
+        let refuses = |option: &LayerOption| -> Result<Option<sculpt_hw::Error>> {
+            Ok(match cost_model {
+                Some(cm) => option_workloads(&base, &node.op, option)?
+                    .iter()
+                    .find_map(|(w, c)| cm.check_supported(w, c).err()),
+                None => None,
+            })
+        };
+        // A layer the space leaves at fp32 on a device that rejects fp32 (an int8-only NPU)
+        // runs at int8 per channel, the least that device runs: a fixed one-option gene.
+        let forced_int8 = |dropped: &mut Vec<String>| -> Result<Option<Vec<LayerOption>>> {
+            let int8 = crate::costs::int8_baseline_option();
+            if option_applies(graph, idx, &int8).is_err() || refuses(&int8)?.is_some() {
+                return Ok(None);
+            }
+            dropped.push(format!(
+                "{} fp32: device `{}` rejects fp32, so the layer runs at int8 per channel",
+                node.name,
+                cost_model.map_or("?", |c| c.profile().name())
+            ));
+            Ok(Some(vec![int8]))
+        };
+        let Some(rule) = rule else {
+            if refuses(&LayerOption::default())?.is_some()
+                && let Some(options) = forced_int8(&mut dropped)?
+            {
+                per_layer.push((idx, options));
+            }
+            continue;
+        };
         let mut options = Vec::new();
         for option in rule_options(rule) {
             if let Err(why) = option_applies(graph, idx, &option) {
@@ -379,16 +408,16 @@ pub fn expand(
                 }
                 continue;
             }
-            let refused = match cost_model {
-                Some(cm) => option_workloads(&base, &node.op, &option)?
-                    .iter()
-                    .find_map(|(w, c)| cm.check_supported(w, c).err()),
-                None => None,
-            };
-            match refused {
+            match refuses(&option)? {
                 Some(e) => dropped.push(format!("{} {option}: {e}", node.name)),
                 None => options.push(option),
             }
+        }
+        if options.is_empty()
+            && rule_options(rule).iter().any(LayerOption::is_identity)
+            && let Some(forced) = forced_int8(&mut dropped)?
+        {
+            options = forced;
         }
         if options.is_empty() {
             return Err(Error::Invalid {
@@ -447,7 +476,9 @@ pub fn expand(
             None => genes.push(SpaceGene { name, layers: vec![idx], options }),
         }
     }
-    genes.retain(|g| g.options.len() > 1);
+    // A gene with one option that compresses is kept (the option is applied and costed); one
+    // whose only option is "leave it alone" is no choice at all.
+    genes.retain(|g| g.options.len() > 1 || g.options.iter().any(|o| !o.is_identity()));
     Ok(ExpandedSpace { genes, dropped })
 }
 
