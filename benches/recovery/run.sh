@@ -3,6 +3,7 @@
 # without recovery, each recovered by finetune, distill and qat at equal epochs, plus a
 # progressive run. Needs the Fashion-MNIST package (dataset-fashion-mnist) for the training split
 # and the full test split (held-out). Usage: benches/recovery/run.sh [OUT_DIR] [EPOCHS]
+# (ONLY=ch50 runs only finetune and distill on the channel plan).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-target/recovery}"
@@ -37,8 +38,16 @@ run() { # name plan method
     tail -n 3 "$out/$name.log" >&2
     "$sculpt" evaluate --model "$out/$name.safetensors" --data fashion-mnist:test --format json \
         >"$out/$name.eval.json"
-    printf '%s\t%s\n' "$name" "$(grep -o '"accuracy": *[0-9.]*' "$out/$name.eval.json" | head -n1)"
+    printf '%s\t%s\n' "$name" "$(grep -o '"value": *[0-9.]*' "$out/$name.eval.json" | head -n1)"
 }
+
+if [ "${ONLY:-}" = ch50 ]; then
+    {
+        run ch50-finetune ch50 finetune
+        run ch50-distill ch50 distill
+    } | tee "$out/summary.tsv"
+    exit 0
+fi
 
 {
     run ch50-none ch50 none
