@@ -227,3 +227,49 @@ fn bad_data_ends_with_one_clear_line() {
     std::fs::write(d.join("big-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 1, 12]).unwrap();
     check_fails(&["evaluate", "--data", &p("big-images-idx3-ubyte")], &["label 12", "10 classes"]);
 }
+
+/// `sculpt calibrate` (small settings): the fitted profile loads and is what `estimate` uses, the
+/// lookup table holds one row per timed layer, and the validation file one row per plan, with
+/// the measured time of each plan's real forward pass.
+#[test]
+fn calibrate_writes_a_loadable_profile_its_lookup_table_and_validation_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("host.yaml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .args(["calibrate", "--out", out.to_str().unwrap()])
+        .args(["--reps", "3", "--kernel-plans", "2", "--validate-plans", "2"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("end-to-end, 4 random plans"), "{stdout}");
+    let lookup = std::fs::read_to_string(dir.path().join("host.lookup.csv")).unwrap();
+    assert_eq!(
+        lookup.lines().next().unwrap(),
+        "kind,precision,sparsity,m,n,k,groups,macs,latency_s,energy_j"
+    );
+    // 2 plans of demo-cnn: at least its 4 Conv/Linear layers each, so 8 rows or more, every
+    // latency positive.
+    let rows: Vec<&str> = lookup.lines().skip(1).collect();
+    assert!(rows.len() >= 8, "{lookup}");
+    for r in &rows {
+        let latency: f64 = r.split(',').nth(8).unwrap().parse().unwrap();
+        assert!(latency > 0.0 && latency < 1.0, "{r}");
+    }
+    let validation = std::fs::read_to_string(dir.path().join("host.validation.csv")).unwrap();
+    let v: Vec<&str> = validation.lines().collect();
+    assert_eq!(v[0], "model,plan,predicted_s,measured_s");
+    assert_eq!(v.len(), 5, "{validation}");
+    // The fitted profile is a valid profile that names its table.
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    assert!(yaml.contains("path: host.lookup.csv"), "{yaml}");
+    let e = std::process::Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .args(["estimate", "--hardware", out.to_str().unwrap(), "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert!(doc["total"]["latency_s"].as_f64().unwrap() > 0.0);
+}

@@ -16,7 +16,7 @@ pub(crate) struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Timed repetitions per micro-benchmark (the median is used).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 51)]
     reps: usize,
     /// Also validate end to end on this many random compressed plans of the demo CNN and MLP.
     #[arg(long, default_value_t = 30)]
@@ -85,12 +85,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             },
         )?;
         b.finish_and_clear();
-        let stem = args
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "fitted".into());
-        let table = args.out.with_file_name(format!("{stem}.lookup.csv"));
+        let table = sidecar(&args.out, ".lookup.csv");
         sculpt_model::write_atomic(&table, sculpt_pipeline::lookup_csv(&kernels).as_bytes())?;
         yaml = yaml
             .lines()
@@ -150,6 +145,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &cost_model,
             args.validate_plans,
             args.batch,
+            args.reps.max(3),
             args.seed,
             &|d, t| {
                 b.set_length(t as u64);
@@ -157,6 +153,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             },
         )?;
         b.finish_and_clear();
+        let mut csv = String::from("model,plan,predicted_s,measured_s\n");
+        for (model, plan, predicted, measured) in &v.rows {
+            csv.push_str(&format!("{model},{plan},{predicted:e},{measured:e}\n"));
+        }
+        let rows_path = sidecar(&args.out, ".validation.csv");
+        sculpt_model::write_atomic(&rows_path, csv.as_bytes())?;
+        println!("per-plan predictions and measurements: {}", rows_path.display());
         show(
             &format!(
                 "end-to-end, {} random plans (demo-cnn, demo-mlp, batch {})",
@@ -168,4 +171,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `<dir>/<stem><suffix>` next to the fitted profile `out`.
+fn sidecar(out: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fitted".into());
+    out.with_file_name(format!("{stem}{suffix}"))
 }

@@ -390,12 +390,13 @@ pub struct PlanValidation {
 }
 
 /// Draws `n` random plans per model from its expanded space, applies each, measures it with
-/// candle's quantized kernels, and compares with the cost model's prediction.
+/// candle's quantized kernels (median of `reps` passes), and compares with the cost model's prediction.
 pub fn validate_plans(
     models: &[(&Model, &ExpandedSpace)],
     cost_model: &CostModel,
     n: usize,
     batch: usize,
+    reps: usize,
     seed: u64,
     progress: &dyn Fn(usize, usize),
 ) -> Result<PlanValidation> {
@@ -410,7 +411,7 @@ pub fn validate_plans(
             let (graph, options) = runnable(model, &plan)?;
             let (cost, _) = graph_cost(&graph, &options, cost_model, batch, 1)?;
             let input = random_input(&graph, batch)?;
-            let measured = time_forward(&graph, &input, 15)?;
+            let measured = time_forward(&graph, &input, reps)?;
             rows.push((model.name.clone(), i, cost.latency_s, measured));
             progress(rows.len(), total);
         }
