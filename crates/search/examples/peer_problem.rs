@@ -6,7 +6,10 @@
 //! peer_problem exact PROBLEM.json                      # exact front + timing, JSON on stdout
 //! peer_problem run PROBLEM.json ENGINE BUDGET SEED     # one run, JSON on stdout
 //! peer_problem score PROBLEM.json RESULT.json...       # hypervolumes relative to the exact front
+//! peer_problem score-union PROBLEM.json RESULT.json... # relative to the best front of all runs
 //! ```
+//! `score-union` is for problems whose exact front is out of reach (three objectives over ~50
+//! genes): the reference is the non-dominated union of every run's final front.
 //! ENGINE is one of `nsga2`, `nsga2-seeded`, `bayes`, `random`.
 
 #[path = "../tests/support/mod.rs"]
@@ -77,7 +80,20 @@ fn run(args: &[String]) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             emit(&serde_json::to_string(&output).map_err(|e| e.to_string())?)
         }
-        ["score", path, results @ ..] => score(&load(path)?, results),
+        ["score", path, results @ ..] => {
+            let objective = load(path)?;
+            let exact = exact_pareto_front(&objective, &ExactConfig::default())
+                .map_err(|e| e.to_string())?;
+            score(exact.into_iter().map(|p| p.objectives).collect(), results)
+        }
+        ["score-union", _path, results @ ..] => {
+            let mut all = Vec::new();
+            for path in results {
+                all.extend(read_output(path)?.front);
+            }
+            let front = sculpt_search::pareto_front(&all);
+            score(front.into_iter().map(|k| all[k].clone()).collect(), results)
+        }
         _ => Err("usage: see the doc comment at the top of examples/peer_problem.rs".to_owned()),
     }
 }
@@ -185,12 +201,15 @@ fn execute<E: Engine<AdditiveObjective>>(
         .run()
 }
 
-/// Prints, per (tool, engine, budget), the mean and spread of hypervolume relative to the exact
-/// front and the wall time per evaluation, as JSON lines.
-fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> {
-    let exact =
-        exact_pareto_front(objective, &ExactConfig::default()).map_err(|e| e.to_string())?;
-    let exact_points: Vec<&[f64]> = exact.iter().map(|p| p.objectives.as_slice()).collect();
+fn read_output(path: &str) -> Result<RunOutput, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Prints, per (tool, engine, budget), the mean and spread of hypervolume relative to the
+/// reference front and the wall time per evaluation, as JSON lines.
+fn score(reference: Vec<Vec<f64>>, results: &[&str]) -> Result<(), String> {
+    let exact_points: Vec<&[f64]> = reference.iter().map(Vec::as_slice).collect();
     // Normalise by the exact front's ideal and nadir; reference point 1.1 in every objective.
     let bounds = ObjectiveBounds::from_points(&exact_points).map_err(|e| e.to_string())?;
     let indicator = HypervolumeIndicator::normalized(bounds, 0.1).map_err(|e| e.to_string())?;
@@ -199,8 +218,7 @@ fn score(objective: &AdditiveObjective, results: &[&str]) -> Result<(), String> 
     type Runs = Vec<(f64, f64)>;
     let mut groups: BTreeMap<(String, String, usize), Runs> = BTreeMap::new();
     for path in results {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let output: RunOutput = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let output = read_output(path)?;
         let hv = indicator.evaluate(&output.front).map_err(|e| e.to_string())?.value;
         let evaluations = output.evaluations.max(1) as f64;
         let per_evaluation = output.seconds / evaluations;
