@@ -6,11 +6,17 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Plan links are relative to where the report is written; compare what they point at.
+/// Plan links are relative to where the report is written, and the subtitle names the run
+/// directory's absolute path (which depends on where the repository is checked out); compare
+/// what the links point at and leave the path out.
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let mut l = line.to_string();
+        if let Some(start) = l.find("run directory /").map(|i| i + "run directory ".len()) {
+            let end = l[start..].find('<').map_or(l.len(), |i| start + i);
+            l.replace_range(start..end, "<run directory>");
+        }
         for open in ["href=\"", "]("] {
             let mut from = 0;
             while let Some(start) = l[from..].find(open).map(|i| i + from + open.len()) {
