@@ -701,7 +701,11 @@ fn summarise_dropped(dropped: &[String]) -> Vec<String> {
             } else {
                 String::new()
             };
-            format!("{n} options dropped ({}{more}): {reason}", shown.join(", "))
+            format!(
+                "{n} option{} dropped ({}{more}): {reason}",
+                if n == 1 { "" } else { "s" },
+                shown.join(", ")
+            )
         })
         .collect()
 }
