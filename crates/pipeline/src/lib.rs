@@ -31,7 +31,7 @@ pub use proxy::{ProxyCheck, ProxyKind, proxy_check};
 pub use recovery::{SearchRecovery, recovery_picks};
 pub use run::{
     EngineKind, FORMAT_VERSION, FrontRow, ProxyMode, RunMonitor, RunSummary, SearchConfig, Splits,
-    measure_latency, objective_names, run_search, splits,
+    measure_latency, now_rfc3339, objective_names, rfc3339, run_search, splits,
 };
 pub use sculpt_eval::{kendall_tau, pearson, spearman};
 pub use sensitivity::{

@@ -970,12 +970,18 @@ fn file_sha(path: &Path) -> String {
     std::fs::read(path).map(|b| sha256_hex(&b)).unwrap_or_default()
 }
 
-/// UTC now as RFC 3339, from the system clock (civil-from-days, no time crate needed).
-fn now_rfc3339() -> String {
+/// UTC now as RFC 3339, to the second, from the system clock.
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0) as i64;
+    rfc3339(secs)
+}
+
+/// Seconds since 1970-01-01 UTC as RFC 3339 (civil-from-days, Howard Hinnant's algorithm; no
+/// time crate needed).
+pub fn rfc3339(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -1289,5 +1295,9 @@ mod tests {
         // The civil-from-days conversion, checked at the epoch by hand.
         assert!(now_rfc3339().starts_with("20"));
         assert_eq!(now_rfc3339().len(), 20);
+        // `date -u -d @N +%Y-%m-%dT%H:%M:%SZ`.
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 }

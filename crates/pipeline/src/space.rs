@@ -90,6 +90,11 @@ pub struct Constraints {
 }
 
 impl Constraints {
+    /// Whether no constraint is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Constraints::default()
+    }
+
     /// The upper bound on each objective kind (all four, in [`ObjectiveKind::ALL`] order).
     pub fn bounds(&self) -> [Option<f64>; 4] {
         [self.max_accuracy_drop, self.max_latency_s, self.max_energy_j, self.max_size_bytes]

@@ -62,33 +62,9 @@ impl Axis {
     }
 }
 
-/// Constraints applied to every job (merged over each search space's own, as on the command line).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConstraintSettings {
-    /// Latency limit, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_latency_s: Option<f64>,
-    /// Energy limit, joules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_energy_j: Option<f64>,
-    /// Size limit, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_size_bytes: Option<f64>,
-    /// Accuracy-loss limit, a fraction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_accuracy_drop: Option<f64>,
-    /// Weights plus activations must fit the device's memory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fits_in_memory: Option<bool>,
-}
-
-impl ConstraintSettings {
-    /// Whether no constraint is set.
-    pub fn is_empty(&self) -> bool {
-        *self == ConstraintSettings::default()
-    }
-}
+/// Constraints applied to every job (merged over each search space's own, as on the command line):
+/// the search's own type, so a sweep file takes exactly the keys a space file does.
+pub type ConstraintSettings = sculpt_pipeline::Constraints;
 
 /// Everything one job's search depends on: the settings of `sculpt search` that change its result.
 ///

@@ -4,7 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sculpt_pipeline::{Constraints, EngineKind, RunMonitor, SearchConfig};
+use sculpt_pipeline::{EngineKind, RunMonitor, SearchConfig};
 
 use crate::error::{Error, Result};
 use crate::markers::{
@@ -183,13 +183,7 @@ fn search(
         out: out.to_path_buf(),
         batch: settings.batch,
         tokens: settings.tokens,
-        constraints: Constraints {
-            max_latency_s: settings.constraints.max_latency_s,
-            max_energy_j: settings.constraints.max_energy_j,
-            max_size_bytes: settings.constraints.max_size_bytes,
-            max_accuracy_drop: settings.constraints.max_accuracy_drop,
-            fits_in_memory: settings.constraints.fits_in_memory,
-        },
+        constraints: settings.constraints.clone(),
         calibration_samples: settings.calibration_samples,
         validation_samples: settings.validation_samples,
         cache_dir: Some(sculpt_pipeline::default_cache_dir()),
