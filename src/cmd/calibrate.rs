@@ -15,9 +15,13 @@ pub(crate) struct Args {
     /// Where to write the fitted profile.
     #[arg(long)]
     out: PathBuf,
-    /// Timed repetitions per micro-benchmark (the median is used).
+    /// Timed repetitions per micro-benchmark (the median is used) and timed rounds over the
+    /// random plans.
     #[arg(long, default_value_t = 51)]
     reps: usize,
+    /// How the rounds' timings of a plan and of its layers are summarised.
+    #[arg(long, value_enum, default_value_t = Stat::Median)]
+    stat: Stat,
     /// Also validate end to end on this many random compressed plans of the demo CNN and MLP.
     #[arg(long, default_value_t = 30)]
     validate_plans: usize,
@@ -31,6 +35,17 @@ pub(crate) struct Args {
     /// (0: analytic fit only).
     #[arg(long, default_value_t = 40)]
     kernel_plans: usize,
+}
+
+/// `--stat`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Stat {
+    /// The fastest round.
+    Min,
+    /// The 10th percentile.
+    P10,
+    /// The median round.
+    Median,
 }
 
 fn bar() -> ProgressBar {
@@ -68,30 +83,40 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let pairs: Vec<_> = models.iter().zip(&spaces).collect();
     let mut table_note = String::new();
-    if args.kernel_plans > 0 {
-        // Kernel timings of random plans (a different seed from the validation plans).
-        let b = bar();
-        b.set_message("kernel timings");
-        let (kernels, overhead) = sculpt_pipeline::profile_kernels(
-            &pairs,
-            &analytic,
-            args.kernel_plans,
-            args.batch,
-            args.reps.max(3),
-            args.seed + 1000,
-            &|d, t| {
-                b.set_length(t as u64);
-                b.set_position(d as u64);
+    let b = bar();
+    b.set_message("timing random plans");
+    let timings = sculpt_pipeline::time_plans(
+        &pairs,
+        &analytic,
+        &sculpt_pipeline::PlanTimingConfig {
+            table_plans: args.kernel_plans,
+            validation_plans: args.validate_plans,
+            batch: args.batch,
+            reps: args.reps.max(3),
+            stat: match args.stat {
+                Stat::Min => sculpt_pipeline::TimingStat::Min,
+                Stat::P10 => sculpt_pipeline::TimingStat::P10,
+                Stat::Median => sculpt_pipeline::TimingStat::Median,
             },
-        )?;
-        b.finish_and_clear();
+            seed: args.seed + 1000,
+        },
+        &|d, t| {
+            b.set_length(t as u64);
+            b.set_position(d as u64);
+        },
+    )?;
+    b.finish_and_clear();
+    if args.kernel_plans > 0 {
         let table = sidecar(&args.out, ".lookup.csv");
-        sculpt_model::write_atomic(&table, sculpt_pipeline::lookup_csv(&kernels).as_bytes())?;
+        sculpt_model::write_atomic(
+            &table,
+            sculpt_pipeline::lookup_csv(&timings.kernels).as_bytes(),
+        )?;
         yaml = yaml
             .lines()
             .map(|l| {
                 if l.trim_start().starts_with("per_inference_us:") {
-                    format!("  per_inference_us: {:.3}", overhead * 1e6)
+                    format!("  per_inference_us: {:.3}", timings.overhead_s * 1e6)
                 } else {
                     l.to_string()
                 }
@@ -106,10 +131,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         table_note = format!(
             "; {} layer timings from {} random plans per demo model in {} (per-inference overhead {:.1} µs)",
-            kernels.len(),
+            timings.kernels.len(),
             args.kernel_plans,
             table.display(),
-            overhead * 1e6
+            timings.overhead_s * 1e6
         );
     }
     let yaml = format!(
@@ -138,21 +163,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     show("held-out shapes, fitted", &cal.held_out_after);
     if args.validate_plans > 0 {
         let cost_model = sculpt_hw::CostModel::load(&args.out)?;
-        let b = bar();
-        b.set_message("end-to-end plans");
-        let v = sculpt_pipeline::validate_plans(
-            &pairs,
-            &cost_model,
-            args.validate_plans,
-            args.batch,
-            args.reps.max(3),
-            args.seed,
-            &|d, t| {
-                b.set_length(t as u64);
-                b.set_position(d as u64);
-            },
-        )?;
-        b.finish_and_clear();
+        let v = sculpt_pipeline::validate_plans(&timings.validation, &cost_model, args.batch)?;
         let mut csv = String::from("model,plan,predicted_s,measured_s\n");
         for (model, plan, predicted, measured) in &v.rows {
             csv.push_str(&format!("{model},{plan},{predicted:e},{measured:e}\n"));

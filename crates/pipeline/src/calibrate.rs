@@ -8,6 +8,7 @@ use std::time::Instant;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sculpt_hw::{
     ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, LayerKind,
@@ -286,76 +287,205 @@ fn random_input(graph: &Graph, batch: usize) -> Result<Batch> {
     })
 }
 
-/// Per-layer kernel timings of compressed models, nn-Meter style: random plans of each model are
-/// run whole and every layer's op is timed where it runs (median over `reps` passes). Returns the
-/// measurements and the median per-inference overhead (whole pass minus the sum of its layers).
-pub fn profile_kernels(
+/// How repeated timings of the same thing are summarised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimingStat {
+    /// The fastest pass: noise on a shared machine (preemption, a sleeping sibling thread woken
+    /// late) only ever adds time, so the minimum is the least disturbed estimate.
+    Min,
+    /// The 10th percentile: nearly as robust to added noise as the minimum, less to one lucky pass.
+    P10,
+    /// The median pass.
+    Median,
+}
+
+impl TimingStat {
+    /// The statistic of `samples` (sorted in place); 0 for none.
+    pub fn of(self, samples: &mut [f64]) -> f64 {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        samples.sort_by(f64::total_cmp);
+        let idx = match self {
+            TimingStat::Min => 0,
+            TimingStat::P10 => (samples.len() - 1) / 10,
+            TimingStat::Median => samples.len() / 2,
+        };
+        samples[idx]
+    }
+}
+
+/// A random compressed plan of a demo model, ready to time.
+struct PreparedPlan {
+    model: String,
+    genome: Vec<usize>,
+    /// Index among its model's plans of the same role.
+    index: usize,
+    /// Timed layer by layer for the lookup table (`true`) or whole for validation.
+    for_table: bool,
+    graph: Graph,
+    options: BTreeMap<String, sculpt_compress::LayerOption>,
+    input: Batch,
+}
+
+/// One plan timed end to end for validation.
+#[derive(Debug)]
+pub struct TimedPlan {
+    /// The model's name.
+    pub model: String,
+    /// Index of the plan among its model's validation plans.
+    pub index: usize,
+    /// The plan's genome in its model's expanded space.
+    pub genome: Vec<usize>,
+    /// The runnable graph.
+    pub graph: Graph,
+    /// Each layer's option.
+    pub options: BTreeMap<String, sculpt_compress::LayerOption>,
+    /// Measured whole-inference seconds.
+    pub measured_s: f64,
+}
+
+/// What [`time_plans`] measured.
+#[derive(Debug)]
+pub struct PlanTimings {
+    /// Per-layer kernel timings of the table plans (the lookup table's rows).
+    pub kernels: Vec<Measurement>,
+    /// The median per-inference overhead of the table plans: whole pass minus the sum of its
+    /// layers.
+    pub overhead_s: f64,
+    /// The validation plans, timed whole.
+    pub validation: Vec<TimedPlan>,
+    /// The table plans: (model, genome).
+    pub table_plans: Vec<(String, Vec<usize>)>,
+}
+
+/// Settings of [`time_plans`].
+#[derive(Clone, Copy, Debug)]
+pub struct PlanTimingConfig {
+    /// Random plans per model whose layers are timed for the lookup table.
+    pub table_plans: usize,
+    /// Other random plans per model timed whole for validation.
+    pub validation_plans: usize,
+    /// Samples per inference.
+    pub batch: usize,
+    /// Timed rounds (every plan runs once per round).
+    pub reps: usize,
+    /// How a plan's timings are summarised.
+    pub stat: TimingStat,
+    /// Seed of the plan draws and of the order within rounds.
+    pub seed: u64,
+}
+
+/// Times random compressed plans of each model, nn-Meter style: `table_plans` per model are timed
+/// layer by layer where each layer runs inside its model (the lookup table), `validation_plans`
+/// others whole. Every plan runs once per round, in a fresh random order each round, after two
+/// warm-up rounds, so a machine whose speed drifts over seconds shifts table and validation
+/// timings alike instead of biasing one against the other.
+pub fn time_plans(
     models: &[(&Model, &ExpandedSpace)],
     cost_model: &CostModel,
-    plans: usize,
-    batch: usize,
-    reps: usize,
-    seed: u64,
+    config: &PlanTimingConfig,
     progress: &dyn Fn(usize, usize),
-) -> Result<(Vec<Measurement>, f64)> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = Vec::new();
-    let mut overheads = Vec::new();
-    let total = plans * models.len();
-    let mut done = 0;
+) -> Result<PlanTimings> {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut plans = Vec::new();
     for (model, space) in models {
-        for _ in 0..plans {
-            let genome: Vec<usize> =
-                space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
-            let plan = space.plan(&model.graph, &genome, &model.name);
-            let (graph, options) = runnable(model, &plan)?;
-            let input = random_input(&graph, batch)?;
-            let opts = sculpt_model::ForwardOptions::default();
-            for _ in 0..2 {
-                graph.forward_with(&input, &opts)?;
+        // Validation plans are held out: none repeats a table plan (unless the space is too
+        // small to draw a new one in 100 tries).
+        let mut table_genomes = std::collections::BTreeSet::new();
+        for (count, for_table) in [(config.table_plans, true), (config.validation_plans, false)] {
+            for index in 0..count {
+                let mut genome: Vec<usize> = Vec::new();
+                for _ in 0..100 {
+                    genome =
+                        space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
+                    if for_table || !table_genomes.contains(&genome) {
+                        break;
+                    }
+                }
+                let plan = space.plan(&model.graph, &genome, &model.name);
+                let (graph, options) = runnable(model, &plan)?;
+                let input = random_input(&graph, config.batch)?;
+                if for_table {
+                    table_genomes.insert(genome.clone());
+                }
+                plans.push(PreparedPlan {
+                    model: model.name.clone(),
+                    genome,
+                    index,
+                    for_table,
+                    graph,
+                    options,
+                    input,
+                });
             }
-            let mut per_node: Vec<Vec<f64>> = vec![Vec::new(); graph.nodes().len()];
-            let mut whole = Vec::new();
-            for _ in 0..reps.max(1) {
-                let s = Instant::now();
-                let f = graph.forward_with(&input, &opts)?;
-                whole.push(s.elapsed().as_secs_f64());
-                for (v, t) in per_node.iter_mut().zip(f.node_seconds) {
+        }
+    }
+    let reps = config.reps.max(1);
+    let opts = sculpt_model::ForwardOptions::default();
+    let mut per_node: Vec<Vec<Vec<f64>>> =
+        plans.iter().map(|p| vec![Vec::with_capacity(reps); p.graph.nodes().len()]).collect();
+    let mut whole: Vec<Vec<f64>> = plans.iter().map(|_| Vec::with_capacity(reps)).collect();
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    let rounds = reps + 2;
+    for round in 0..rounds {
+        order.shuffle(&mut rng);
+        for &i in &order {
+            let p = &plans[i];
+            let s = Instant::now();
+            let f = p.graph.forward_with(&p.input, &opts)?;
+            let t = s.elapsed().as_secs_f64();
+            if round >= 2 {
+                whole[i].push(t);
+                for (v, t) in per_node[i].iter_mut().zip(f.node_seconds) {
                     v.push(t);
                 }
             }
-            let median = |v: &mut Vec<f64>| {
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
-            };
-            let node_median: Vec<f64> = per_node.iter_mut().map(median).collect();
-            overheads.push(median(&mut whole) - node_median.iter().sum::<f64>());
-            for nw in graph_workloads(&graph, batch, 1)? {
-                if matches!(graph.nodes()[nw.node].op, Op::Attention(_))
-                    || node_median[nw.node] <= 0.0
-                {
-                    continue;
-                }
-                let name = &graph.nodes()[nw.node].name;
-                let base = name.strip_suffix(".lr").unwrap_or(name);
-                let comp = match options.get(base) {
-                    Some(o) => crate::costs::layer_compression(o)?,
-                    None => LayerCompression::FP32,
-                };
-                let comp =
-                    crate::costs::runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
-                out.push(Measurement {
-                    workload: nw.workload,
-                    compression: comp,
-                    latency_s: node_median[nw.node],
-                });
+        }
+        progress(round + 1, rounds);
+    }
+    let mut kernels = Vec::new();
+    let mut overheads = Vec::new();
+    let mut validation = Vec::new();
+    let mut table_plans = Vec::new();
+    for ((plan, nodes), mut times) in plans.into_iter().zip(per_node).zip(whole) {
+        let measured_s = config.stat.of(&mut times);
+        if !plan.for_table {
+            validation.push(TimedPlan {
+                model: plan.model,
+                index: plan.index,
+                genome: plan.genome,
+                graph: plan.graph,
+                options: plan.options,
+                measured_s,
+            });
+            continue;
+        }
+        table_plans.push((plan.model.clone(), plan.genome.clone()));
+        let node_s: Vec<f64> = nodes.into_iter().map(|mut v| config.stat.of(&mut v)).collect();
+        overheads.push(measured_s - node_s.iter().sum::<f64>());
+        let graph = &plan.graph;
+        for nw in graph_workloads(graph, config.batch, 1)? {
+            if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) || node_s[nw.node] <= 0.0 {
+                continue;
             }
-            done += 1;
-            progress(done, total);
+            let name = &graph.nodes()[nw.node].name;
+            let base = name.strip_suffix(".lr").unwrap_or(name);
+            let comp = match plan.options.get(base) {
+                Some(o) => crate::costs::layer_compression(o)?,
+                None => LayerCompression::FP32,
+            };
+            let comp =
+                crate::costs::runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
+            kernels.push(Measurement {
+                workload: nw.workload,
+                compression: comp,
+                latency_s: node_s[nw.node],
+            });
         }
     }
-    overheads.sort_by(f64::total_cmp);
-    Ok((out, overheads.get(overheads.len() / 2).copied().unwrap_or(0.0).max(0.0)))
+    let overhead_s = TimingStat::Median.of(&mut overheads).max(0.0);
+    Ok(PlanTimings { kernels, overhead_s, validation, table_plans })
 }
 
 /// The lookup-table CSV (docs/hardware-profiles.md) of measurements.
@@ -389,34 +519,36 @@ pub struct PlanValidation {
     pub stats: ValidationStats,
 }
 
-/// Draws `n` random plans per model from its expanded space, applies each, measures it with
-/// candle's quantized kernels (median of `reps` passes), and compares with the cost model's prediction.
+/// The cost model's predictions for timed validation plans, beside their measurements.
 pub fn validate_plans(
-    models: &[(&Model, &ExpandedSpace)],
+    plans: &[TimedPlan],
     cost_model: &CostModel,
-    n: usize,
     batch: usize,
-    reps: usize,
-    seed: u64,
-    progress: &dyn Fn(usize, usize),
 ) -> Result<PlanValidation> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut rows = Vec::new();
-    let total = n * models.len();
-    for (model, space) in models {
-        for i in 0..n {
-            let genome: Vec<usize> =
-                space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
-            let plan = space.plan(&model.graph, &genome, &model.name);
-            let (graph, options) = runnable(model, &plan)?;
-            let (cost, _) = graph_cost(&graph, &options, cost_model, batch, 1)?;
-            let input = random_input(&graph, batch)?;
-            let measured = time_forward(&graph, &input, reps)?;
-            rows.push((model.name.clone(), i, cost.latency_s, measured));
-            progress(rows.len(), total);
-        }
+    let mut rows = Vec::with_capacity(plans.len());
+    for p in plans {
+        let (cost, _) = graph_cost(&p.graph, &p.options, cost_model, batch, 1)?;
+        rows.push((p.model.clone(), p.index, cost.latency_s, p.measured_s));
     }
     let predicted: Vec<f64> = rows.iter().map(|r| r.2).collect();
     let measured: Vec<f64> = rows.iter().map(|r| r.3).collect();
     Ok(PlanValidation { stats: sculpt_hw::compare(&predicted, &measured), rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimingStat;
+
+    #[test]
+    fn timing_stats_pick_the_expected_order_statistic() {
+        // 11 samples 0..=10 shuffled: minimum 0, 10th percentile the 2nd smallest (index
+        // (11 − 1) / 10 = 1), median the 6th.
+        let samples = [7.0, 3.0, 10.0, 0.0, 5.0, 1.0, 9.0, 2.0, 8.0, 4.0, 6.0];
+        assert_eq!(TimingStat::Min.of(&mut samples.clone()), 0.0);
+        assert_eq!(TimingStat::P10.of(&mut samples.clone()), 1.0);
+        assert_eq!(TimingStat::Median.of(&mut samples.clone()), 5.0);
+        // An even count takes the upper middle; none gives 0.
+        assert_eq!(TimingStat::Median.of(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
+        assert_eq!(TimingStat::Min.of(&mut []), 0.0);
+    }
 }

@@ -17,8 +17,8 @@ mod sensitivity;
 mod space;
 
 pub use calibrate::{
-    Calibration, FREE_PARAMS, PlanValidation, calibrate, lookup_csv, profile_kernels, time_forward,
-    validate_plans,
+    Calibration, FREE_PARAMS, PlanTimingConfig, PlanTimings, PlanValidation, TimedPlan, TimingStat,
+    calibrate, lookup_csv, time_forward, time_plans, validate_plans,
 };
 pub use costs::{
     NodeWorkload, costs_by_node, default_activation_precision, graph_cost, graph_workloads,
