@@ -46,6 +46,22 @@ enum Stat {
     P10,
     /// The median round.
     Median,
+    /// The mean of all rounds.
+    Mean,
+    /// The mean of the middle half of the rounds.
+    Iqm,
+}
+
+impl From<Stat> for sculpt_pipeline::TimingStat {
+    fn from(s: Stat) -> Self {
+        match s {
+            Stat::Min => sculpt_pipeline::TimingStat::Min,
+            Stat::P10 => sculpt_pipeline::TimingStat::P10,
+            Stat::Median => sculpt_pipeline::TimingStat::Median,
+            Stat::Mean => sculpt_pipeline::TimingStat::Mean,
+            Stat::Iqm => sculpt_pipeline::TimingStat::Iqm,
+        }
+    }
 }
 
 fn bar() -> ProgressBar {
@@ -69,7 +85,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         b.set_position(d as u64);
     })?;
     b.finish_and_clear();
-    let mut yaml = cal.profile.to_yaml()?;
     let models: Vec<sculpt_model::Model> = ["builtin:demo-cnn", "builtin:demo-mlp"]
         .iter()
         .map(|m| super::load_model(m))
@@ -82,22 +97,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         spaces.push(sculpt_pipeline::expand(&space_file, &m.graph, &w, Some(&analytic))?);
     }
     let pairs: Vec<_> = models.iter().zip(&spaces).collect();
-    let mut table_note = String::new();
     let b = bar();
     b.set_message("timing random plans");
     let timings = sculpt_pipeline::time_plans(
         &pairs,
-        &analytic,
         &sculpt_pipeline::PlanTimingConfig {
             table_plans: args.kernel_plans,
             validation_plans: args.validate_plans,
             batch: args.batch,
             reps: args.reps.max(3),
-            stat: match args.stat {
-                Stat::Min => sculpt_pipeline::TimingStat::Min,
-                Stat::P10 => sculpt_pipeline::TimingStat::P10,
-                Stat::Median => sculpt_pipeline::TimingStat::Median,
-            },
             seed: args.seed + 1000,
         },
         &|d, t| {
@@ -106,49 +114,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         },
     )?;
     b.finish_and_clear();
-    if args.kernel_plans > 0 {
-        let table = sidecar(&args.out, ".lookup.csv");
-        sculpt_model::write_atomic(
-            &table,
-            sculpt_pipeline::lookup_csv(&timings.kernels).as_bytes(),
-        )?;
-        yaml = yaml
-            .lines()
-            .map(|l| {
-                if l.trim_start().starts_with("per_inference_us:") {
-                    format!("  per_inference_us: {:.3}", timings.overhead_s * 1e6)
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !yaml.contains("\nlookup:") {
-            yaml.push_str(&format!(
-                "\nlookup:\n  path: {}\n  mode: replace\n  missing: analytic\n",
-                table.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
-            ));
-        }
-        table_note = format!(
-            "; {} layer timings from {} random plans per demo model in {} (per-inference overhead {:.1} µs)",
-            timings.kernels.len(),
-            args.kernel_plans,
-            table.display(),
-            timings.overhead_s * 1e6
-        );
-    }
-    let yaml = format!(
-        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Every number not fitted is from {}.\n{yaml}\n",
-        cal.measurements.0,
-        cal.measurements.1,
-        args.hardware.display(),
-    );
-    sculpt_model::write_atomic(&args.out, yaml.as_bytes())
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("fitted parameters:");
-    for p in &cal.report.params {
-        println!("  {:?}: {:.4} (was {:.4})", p.param, p.fitted, p.initial);
-    }
     let show = |label: &str, s: &sculpt_hw::ValidationStats| {
         println!(
             "{label}: n = {}, MAPE {:.1}%, within ±10% {:.0}%, Spearman {:.3}",
@@ -158,12 +123,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             s.spearman
         )
     };
+    let stat = args.stat.into();
+    write_fitted(&args.out, args, &cal, &timings, stat, &analytic)?;
+    println!("fitted parameters:");
+    for p in &cal.report.params {
+        println!("  {:?}: {:.4} (was {:.4})", p.param, p.fitted, p.initial);
+    }
     show("training shapes, fitted", &cal.report.train);
     show("held-out shapes, before", &cal.held_out_before);
     show("held-out shapes, fitted", &cal.held_out_after);
     if args.validate_plans > 0 {
         let cost_model = sculpt_hw::CostModel::load(&args.out)?;
-        let v = sculpt_pipeline::validate_plans(&timings.validation, &cost_model, args.batch)?;
+        let v = sculpt_pipeline::validate_plans(&timings, stat, &cost_model)?;
         let mut csv = String::from("model,plan,predicted_s,measured_s\n");
         for (model, plan, predicted, measured) in &v.rows {
             csv.push_str(&format!("{model},{plan},{predicted:e},{measured:e}\n"));
@@ -182,6 +153,59 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the fitted profile to `out`, with the table plans' layers (summarised by `stat`) as
+/// its lookup table `<stem>.lookup.csv` when there are table plans.
+fn write_fitted(
+    out: &std::path::Path,
+    args: &Args,
+    cal: &sculpt_pipeline::Calibration,
+    timings: &sculpt_pipeline::PlanTimings,
+    stat: sculpt_pipeline::TimingStat,
+    analytic: &sculpt_hw::CostModel,
+) -> anyhow::Result<()> {
+    let mut yaml = cal.profile.to_yaml()?;
+    let mut table_note = String::new();
+    if args.kernel_plans > 0 {
+        let (kernels, overhead_s) = timings.kernel_table(stat, analytic)?;
+        let table = sidecar(out, ".lookup.csv");
+        sculpt_model::write_atomic(&table, sculpt_pipeline::lookup_csv(&kernels).as_bytes())?;
+        yaml = yaml
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("per_inference_us:") {
+                    format!("  per_inference_us: {:.3}", overhead_s * 1e6)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !yaml.contains("\nlookup:") {
+            yaml.push_str(&format!(
+                "\nlookup:\n  path: {}\n  mode: replace\n  missing: analytic\n",
+                table.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            ));
+        }
+        table_note = format!(
+            "; {} layer timings ({:?} of {} rounds) from {} random plans per demo model in {} (per-inference overhead {:.1} µs)",
+            kernels.len(),
+            stat,
+            args.reps.max(3),
+            args.kernel_plans,
+            table.display(),
+            overhead_s * 1e6
+        );
+    }
+    let yaml = format!(
+        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Every number not fitted is from {}.\n{yaml}\n",
+        cal.measurements.0,
+        cal.measurements.1,
+        args.hardware.display(),
+    );
+    sculpt_model::write_atomic(out, yaml.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// `<dir>/<stem><suffix>` next to the fitted profile `out`.

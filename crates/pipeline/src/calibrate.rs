@@ -297,6 +297,11 @@ pub enum TimingStat {
     P10,
     /// The median pass.
     Median,
+    /// The mean of all passes.
+    Mean,
+    /// The interquartile mean: the mean of the middle half of the passes, stable where passes
+    /// fall into a fast and a slow group of similar size (where the median jumps between them).
+    Iqm,
 }
 
 impl TimingStat {
@@ -306,57 +311,92 @@ impl TimingStat {
             return 0.0;
         }
         samples.sort_by(f64::total_cmp);
-        let idx = match self {
-            TimingStat::Min => 0,
-            TimingStat::P10 => (samples.len() - 1) / 10,
-            TimingStat::Median => samples.len() / 2,
-        };
-        samples[idx]
+        let n = samples.len();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        match self {
+            TimingStat::Min => samples[0],
+            TimingStat::P10 => samples[(n - 1) / 10],
+            TimingStat::Median => samples[n / 2],
+            TimingStat::Mean => mean(samples),
+            TimingStat::Iqm => {
+                let cut = n / 4;
+                mean(&samples[cut..n - cut])
+            }
+        }
     }
 }
 
-/// A random compressed plan of a demo model, ready to time.
-struct PreparedPlan {
-    model: String,
-    genome: Vec<usize>,
-    /// Index among its model's plans of the same role.
-    index: usize,
-    /// Timed layer by layer for the lookup table (`true`) or whole for validation.
-    for_table: bool,
-    graph: Graph,
-    options: BTreeMap<String, sculpt_compress::LayerOption>,
-    input: Batch,
-}
-
-/// One plan timed end to end for validation.
+/// A random compressed plan of a demo model and its timed passes.
 #[derive(Debug)]
 pub struct TimedPlan {
     /// The model's name.
     pub model: String,
-    /// Index of the plan among its model's validation plans.
+    /// Index of the plan among its model's plans of the same role.
     pub index: usize,
     /// The plan's genome in its model's expanded space.
     pub genome: Vec<usize>,
+    /// Timed layer by layer for the lookup table (`true`) or whole for validation.
+    pub for_table: bool,
     /// The runnable graph.
     pub graph: Graph,
     /// Each layer's option.
     pub options: BTreeMap<String, sculpt_compress::LayerOption>,
-    /// Measured whole-inference seconds.
-    pub measured_s: f64,
+    input: Batch,
+    /// Seconds of each timed whole pass.
+    pub whole_s: Vec<f64>,
+    /// Seconds of each node in each timed pass: `node_s[node][pass]`.
+    pub node_s: Vec<Vec<f64>>,
 }
 
-/// What [`time_plans`] measured.
+/// What [`time_plans`] measured: the raw passes of every plan.
 #[derive(Debug)]
 pub struct PlanTimings {
-    /// Per-layer kernel timings of the table plans (the lookup table's rows).
-    pub kernels: Vec<Measurement>,
-    /// The median per-inference overhead of the table plans: whole pass minus the sum of its
-    /// layers.
-    pub overhead_s: f64,
-    /// The validation plans, timed whole.
-    pub validation: Vec<TimedPlan>,
-    /// The table plans: (model, genome).
-    pub table_plans: Vec<(String, Vec<usize>)>,
+    /// Table plans and validation plans, model by model.
+    pub plans: Vec<TimedPlan>,
+    /// Samples per inference.
+    pub batch: usize,
+}
+
+impl PlanTimings {
+    /// The table plans' layers as lookup-table measurements, each layer's passes summarised by
+    /// `stat`, and the median per-inference overhead (a whole pass minus the sum of its layers).
+    pub fn kernel_table(
+        &self,
+        stat: TimingStat,
+        cost_model: &CostModel,
+    ) -> Result<(Vec<Measurement>, f64)> {
+        let mut kernels = Vec::new();
+        let mut overheads = Vec::new();
+        for plan in self.plans.iter().filter(|p| p.for_table) {
+            let node_s: Vec<f64> = plan.node_s.iter().map(|v| stat.of(&mut v.clone())).collect();
+            overheads.push(stat.of(&mut plan.whole_s.clone()) - node_s.iter().sum::<f64>());
+            let graph = &plan.graph;
+            for nw in graph_workloads(graph, self.batch, 1)? {
+                if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) || node_s[nw.node] <= 0.0 {
+                    continue;
+                }
+                let name = &graph.nodes()[nw.node].name;
+                let base = name.strip_suffix(".lr").unwrap_or(name);
+                let comp = match plan.options.get(base) {
+                    Some(o) => crate::costs::layer_compression(o)?,
+                    None => LayerCompression::FP32,
+                };
+                let comp =
+                    crate::costs::runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
+                kernels.push(Measurement {
+                    workload: nw.workload,
+                    compression: comp,
+                    latency_s: node_s[nw.node],
+                });
+            }
+        }
+        Ok((kernels, TimingStat::Median.of(&mut overheads).max(0.0)))
+    }
+
+    /// The validation plans.
+    pub fn validation(&self) -> impl Iterator<Item = &TimedPlan> {
+        self.plans.iter().filter(|p| !p.for_table)
+    }
 }
 
 /// Settings of [`time_plans`].
@@ -368,26 +408,25 @@ pub struct PlanTimingConfig {
     pub validation_plans: usize,
     /// Samples per inference.
     pub batch: usize,
-    /// Timed rounds (every plan runs once per round).
+    /// Timed rounds (every plan is timed once per round).
     pub reps: usize,
-    /// How a plan's timings are summarised.
-    pub stat: TimingStat,
     /// Seed of the plan draws and of the order within rounds.
     pub seed: u64,
 }
 
 /// Times random compressed plans of each model, nn-Meter style: `table_plans` per model are timed
 /// layer by layer where each layer runs inside its model (the lookup table), `validation_plans`
-/// others whole. Every plan runs once per round, in a fresh random order each round, after two
-/// warm-up rounds, so a machine whose speed drifts over seconds shifts table and validation
-/// timings alike instead of biasing one against the other.
+/// others whole. Every plan is visited once per round, in a fresh random order each round, after
+/// two warm-up rounds; a visit is an untimed pass and a timed one. A machine whose speed drifts
+/// over seconds then shifts table and validation timings alike instead of biasing one against
+/// the other.
 pub fn time_plans(
     models: &[(&Model, &ExpandedSpace)],
-    cost_model: &CostModel,
     config: &PlanTimingConfig,
     progress: &dyn Fn(usize, usize),
 ) -> Result<PlanTimings> {
     let mut rng = StdRng::seed_from_u64(config.seed);
+    let reps = config.reps.max(1);
     let mut plans = Vec::new();
     for (model, space) in models {
         // Validation plans are held out: none repeats a table plan (unless the space is too
@@ -409,83 +448,44 @@ pub fn time_plans(
                 if for_table {
                     table_genomes.insert(genome.clone());
                 }
-                plans.push(PreparedPlan {
+                let nodes = graph.nodes().len();
+                plans.push(TimedPlan {
                     model: model.name.clone(),
-                    genome,
                     index,
+                    genome,
                     for_table,
                     graph,
                     options,
                     input,
+                    whole_s: Vec::with_capacity(reps),
+                    node_s: vec![Vec::with_capacity(reps); nodes],
                 });
             }
         }
     }
-    let reps = config.reps.max(1);
     let opts = sculpt_model::ForwardOptions::default();
-    let mut per_node: Vec<Vec<Vec<f64>>> =
-        plans.iter().map(|p| vec![Vec::with_capacity(reps); p.graph.nodes().len()]).collect();
-    let mut whole: Vec<Vec<f64>> = plans.iter().map(|_| Vec::with_capacity(reps)).collect();
     let mut order: Vec<usize> = (0..plans.len()).collect();
     let rounds = reps + 2;
     for round in 0..rounds {
         order.shuffle(&mut rng);
         for &i in &order {
-            let p = &plans[i];
+            let p = &mut plans[i];
+            // An untimed pass first: the timed one then finds the plan's weights in cache, as
+            // a model serving requests back to back does.
+            p.graph.forward_with(&p.input, &opts)?;
             let s = Instant::now();
             let f = p.graph.forward_with(&p.input, &opts)?;
             let t = s.elapsed().as_secs_f64();
             if round >= 2 {
-                whole[i].push(t);
-                for (v, t) in per_node[i].iter_mut().zip(f.node_seconds) {
+                p.whole_s.push(t);
+                for (v, t) in p.node_s.iter_mut().zip(f.node_seconds) {
                     v.push(t);
                 }
             }
         }
         progress(round + 1, rounds);
     }
-    let mut kernels = Vec::new();
-    let mut overheads = Vec::new();
-    let mut validation = Vec::new();
-    let mut table_plans = Vec::new();
-    for ((plan, nodes), mut times) in plans.into_iter().zip(per_node).zip(whole) {
-        let measured_s = config.stat.of(&mut times);
-        if !plan.for_table {
-            validation.push(TimedPlan {
-                model: plan.model,
-                index: plan.index,
-                genome: plan.genome,
-                graph: plan.graph,
-                options: plan.options,
-                measured_s,
-            });
-            continue;
-        }
-        table_plans.push((plan.model.clone(), plan.genome.clone()));
-        let node_s: Vec<f64> = nodes.into_iter().map(|mut v| config.stat.of(&mut v)).collect();
-        overheads.push(measured_s - node_s.iter().sum::<f64>());
-        let graph = &plan.graph;
-        for nw in graph_workloads(graph, config.batch, 1)? {
-            if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) || node_s[nw.node] <= 0.0 {
-                continue;
-            }
-            let name = &graph.nodes()[nw.node].name;
-            let base = name.strip_suffix(".lr").unwrap_or(name);
-            let comp = match plan.options.get(base) {
-                Some(o) => crate::costs::layer_compression(o)?,
-                None => LayerCompression::FP32,
-            };
-            let comp =
-                crate::costs::runtime_compression(cost_model, &graph.nodes()[nw.node].op, comp);
-            kernels.push(Measurement {
-                workload: nw.workload,
-                compression: comp,
-                latency_s: node_s[nw.node],
-            });
-        }
-    }
-    let overhead_s = TimingStat::Median.of(&mut overheads).max(0.0);
-    Ok(PlanTimings { kernels, overhead_s, validation, table_plans })
+    Ok(PlanTimings { plans, batch: config.batch })
 }
 
 /// The lookup-table CSV (docs/hardware-profiles.md) of measurements.
@@ -519,16 +519,17 @@ pub struct PlanValidation {
     pub stats: ValidationStats,
 }
 
-/// The cost model's predictions for timed validation plans, beside their measurements.
+/// The cost model's predictions for the validation plans of `timings`, beside their passes
+/// summarised by `stat`.
 pub fn validate_plans(
-    plans: &[TimedPlan],
+    timings: &PlanTimings,
+    stat: TimingStat,
     cost_model: &CostModel,
-    batch: usize,
 ) -> Result<PlanValidation> {
-    let mut rows = Vec::with_capacity(plans.len());
-    for p in plans {
-        let (cost, _) = graph_cost(&p.graph, &p.options, cost_model, batch, 1)?;
-        rows.push((p.model.clone(), p.index, cost.latency_s, p.measured_s));
+    let mut rows = Vec::new();
+    for p in timings.validation() {
+        let (cost, _) = graph_cost(&p.graph, &p.options, cost_model, timings.batch, 1)?;
+        rows.push((p.model.clone(), p.index, cost.latency_s, stat.of(&mut p.whole_s.clone())));
     }
     let predicted: Vec<f64> = rows.iter().map(|r| r.2).collect();
     let measured: Vec<f64> = rows.iter().map(|r| r.3).collect();
