@@ -359,24 +359,18 @@ pub struct PlanTimings {
 
 impl PlanTimings {
     /// The table plans' layers as lookup-table measurements, each layer's passes summarised by
-    /// `stat`, and the per-inference overhead.
-    ///
-    /// A whole pass takes longer than the sum of its timed layers (input preparation, freeing
-    /// tensors, bookkeeping between layers). That remainder is fitted per plan as `a + b·n` for
-    /// a plan with `n` timed layers ([`fit_overhead`]); `b` is added to every layer's row, so
-    /// that a model with fewer layers is not charged another model's bookkeeping, and `a` is
-    /// returned as the per-inference overhead.
+    /// `stat`, and the median per-inference overhead (a whole pass minus the sum of its layers).
     pub fn kernel_table(
         &self,
         stat: TimingStat,
         cost_model: &CostModel,
     ) -> Result<(Vec<Measurement>, f64)> {
         let mut kernels = Vec::new();
-        let mut remainders = Vec::new();
+        let mut overheads = Vec::new();
         for plan in self.plans.iter().filter(|p| p.for_table) {
             let node_s: Vec<f64> = plan.node_s.iter().map(|v| stat.of(&mut v.clone())).collect();
+            overheads.push(stat.of(&mut plan.whole_s.clone()) - node_s.iter().sum::<f64>());
             let graph = &plan.graph;
-            let first = kernels.len();
             for nw in graph_workloads(graph, self.batch, 1)? {
                 if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) || node_s[nw.node] <= 0.0 {
                     continue;
@@ -395,58 +389,14 @@ impl PlanTimings {
                     latency_s: node_s[nw.node],
                 });
             }
-            let timed: f64 = kernels[first..].iter().map(|k| k.latency_s).sum();
-            remainders.push((kernels.len() - first, stat.of(&mut plan.whole_s.clone()) - timed));
         }
-        let (per_inference, per_layer) = fit_overhead(&remainders);
-        for k in &mut kernels {
-            k.latency_s += per_layer;
-        }
-        Ok((kernels, per_inference))
+        Ok((kernels, TimingStat::Median.of(&mut overheads).max(0.0)))
     }
 
     /// The validation plans.
     pub fn validation(&self) -> impl Iterator<Item = &TimedPlan> {
         self.plans.iter().filter(|p| !p.for_table)
     }
-}
-
-/// Fits `remainder ≈ a + b·n` to `(n, remainder)` points with `a, b ≥ 0`: the median remainder
-/// of each distinct `n`, then least squares over those medians weighted by their counts. With a
-/// single `n` (or a negative slope) `b` is 0 and `a` the median; with a negative intercept the
-/// line goes through the origin.
-fn fit_overhead(points: &[(usize, f64)]) -> (f64, f64) {
-    let mut groups: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for &(n, r) in points {
-        groups.entry(n).or_default().push(r);
-    }
-    let g: Vec<(f64, f64, f64)> = groups
-        .into_iter()
-        .map(|(n, mut v)| (n as f64, TimingStat::Median.of(&mut v), v.len() as f64))
-        .collect();
-    let median_all = || {
-        let mut all: Vec<f64> = points.iter().map(|p| p.1).collect();
-        TimingStat::Median.of(&mut all).max(0.0)
-    };
-    if g.len() < 2 {
-        return (median_all(), 0.0);
-    }
-    let w: f64 = g.iter().map(|x| x.2).sum();
-    let mean_n = g.iter().map(|x| x.2 * x.0).sum::<f64>() / w;
-    let mean_r = g.iter().map(|x| x.2 * x.1).sum::<f64>() / w;
-    let cov: f64 = g.iter().map(|x| x.2 * (x.0 - mean_n) * (x.1 - mean_r)).sum();
-    let var: f64 = g.iter().map(|x| x.2 * (x.0 - mean_n).powi(2)).sum();
-    let b = cov / var;
-    if b <= 0.0 {
-        return (median_all(), 0.0);
-    }
-    let a = mean_r - b * mean_n;
-    if a >= 0.0 {
-        return (a, b);
-    }
-    let b0 = g.iter().map(|x| x.2 * x.0 * x.1).sum::<f64>()
-        / g.iter().map(|x| x.2 * x.0 * x.0).sum::<f64>();
-    (0.0, b0.max(0.0))
 }
 
 /// Settings of [`time_plans`].
@@ -588,24 +538,7 @@ pub fn validate_plans(
 
 #[cfg(test)]
 mod tests {
-    use super::{TimingStat, fit_overhead};
-
-    #[test]
-    fn overhead_fit_recovers_a_line_and_falls_back_to_the_median() {
-        // Points on r = 5 + 2n at n = 6 and n = 10, one outlier each that the per-n median drops.
-        let pts = [(6, 17.0), (6, 17.0), (6, 90.0), (10, 25.0), (10, 25.0), (10, -40.0)];
-        let (a, b) = fit_overhead(&pts);
-        assert!((a - 5.0).abs() < 1e-9 && (b - 2.0).abs() < 1e-9, "{a} {b}");
-        // One layer count: the median, no per-layer part.
-        assert_eq!(fit_overhead(&[(9, 3.0), (9, 1.0), (9, 2.0)]), (2.0, 0.0));
-        // A falling line: no per-layer part either; the median of all points.
-        assert_eq!(fit_overhead(&[(6, 4.0), (10, 2.0), (10, 3.0)]), (3.0, 0.0));
-        // r = 3n − 6 has a negative intercept: the line through the origin instead,
-        // b = Σ n·r / Σ n² = (4·6 + 8·18) / (16 + 64) = 2.1.
-        let (a, b) = fit_overhead(&[(4, 6.0), (8, 18.0)]);
-        assert_eq!(a, 0.0);
-        assert!((b - 2.1).abs() < 1e-12, "{b}");
-    }
+    use super::TimingStat;
 
     #[test]
     fn timing_stats_pick_the_expected_order_statistic() {
