@@ -118,8 +118,8 @@ pub fn fit(
     // Cost every layer once up front so that unsupported layers fail with their own error.
     predictions(profile, measurements)?;
 
-    let problem = LogLoss { profile, measurements, free };
     let x0: Vec<f64> = free.iter().zip(&initial).map(|(p, v)| to_free(*p, *v)).collect();
+    let problem = LogLoss { profile, measurements, free, x0: x0.clone() };
     let initial_loss = problem.loss(&x0);
     let mut best = x0;
     let mut best_loss = initial_loss;
@@ -246,17 +246,35 @@ fn predictions(profile: &Profile, measurements: &[Measurement]) -> Result<Vec<f6
         .collect()
 }
 
+/// How far (natural log, or logit for utilisations) a rate, bandwidth or utilisation may move
+/// from its initial value: a factor of 10⁴ either way. A parameter the measurements do not
+/// constrain (a bandwidth when every layer is compute-bound) would otherwise drift until it
+/// overflows to infinity. Overheads, which often start at 0, range from 10⁻⁹ µs to 1 s.
+const MAX_LOG_STEP: f64 = 9.210_340_371_976_184; // ln(1e4)
+
+/// The allowed range of a parameter in the free coordinates, given where it started.
+fn bounds(param: FreeParam, x0: f64) -> (f64, f64) {
+    match param {
+        FreeParam::PerLayerOverhead => (1e-9f64.ln(), 1e6f64.ln()),
+        _ => (x0 - MAX_LOG_STEP, x0 + MAX_LOG_STEP),
+    }
+}
+
 struct LogLoss<'a> {
     profile: &'a Profile,
     measurements: &'a [Measurement],
     free: &'a [FreeParam],
+    /// The initial point in the free coordinates.
+    x0: Vec<f64>,
 }
 
 impl LogLoss<'_> {
     fn profile_at(&self, x: &[f64]) -> Result<Profile, Error> {
         let mut profile = self.profile.clone();
-        for (p, v) in self.free.iter().zip(x) {
-            set_param(&mut profile, *p, from_free(*p, *v))?;
+        for ((p, v), v0) in self.free.iter().zip(x).zip(&self.x0) {
+            let (lo, hi) = bounds(*p, *v0);
+            let v = v.clamp(lo, hi);
+            set_param(&mut profile, *p, from_free(*p, v))?;
         }
         Ok(profile)
     }
@@ -381,6 +399,28 @@ mod tests {
         assert_eq!(stats.n, 4);
         assert!((stats.mape - (0.0 + 0.1 + 0.5 + 1.0) / 4.0).abs() < 1e-12);
         assert!((stats.within_10pct - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn parameters_are_clamped_to_their_bounds() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../hardware-profiles/cpu-host.yaml");
+        let profile = Profile::from_path(path.as_ref()).unwrap();
+        let free = [FreeParam::DramBandwidth, FreeParam::PerLayerOverhead];
+        let initial = get_param(&profile, FreeParam::DramBandwidth).unwrap();
+        let x0: Vec<f64> =
+            free.iter().map(|p| to_free(*p, get_param(&profile, *p).unwrap())).collect();
+        let problem = LogLoss { profile: &profile, measurements: &[], free: &free, x0: x0.clone() };
+        // 1000 natural-log units out would overflow to infinity; the bound stops at 10⁴× (and
+        // 10⁻⁴×) the initial bandwidth and at 1 s (and 10⁻⁹ µs) of per-layer overhead.
+        let far = problem.profile_at(&[x0[0] + 1000.0, 1000.0]).unwrap();
+        let got = get_param(&far, FreeParam::DramBandwidth).unwrap();
+        assert!((got / (initial * 1e4) - 1.0).abs() < 1e-9, "{got} vs {initial}");
+        assert!((get_param(&far, FreeParam::PerLayerOverhead).unwrap() - 1e6).abs() < 1e-3);
+        let near = problem.profile_at(&[x0[0] - 1000.0, -1000.0]).unwrap();
+        let got = get_param(&near, FreeParam::DramBandwidth).unwrap();
+        assert!((got / (initial * 1e-4) - 1.0).abs() < 1e-9, "{got} vs {initial}");
+        let overhead = get_param(&near, FreeParam::PerLayerOverhead).unwrap();
+        assert!((overhead / 1e-9 - 1.0).abs() < 1e-9, "{overhead}");
     }
 
     #[test]

@@ -197,3 +197,17 @@ fn bad_fit_requests_are_errors() {
     refused[0].compression = LayerCompression::dense(Precision::Fp16, Act::Fp16);
     assert!(matches!(fit(&start, &refused, &FREE, &config), Err(Error::Unsupported { .. })));
 }
+
+/// Layers that are all compute-bound leave the DRAM bandwidth unconstrained: the fit keeps it
+/// finite, within a factor 10⁴ of where it started, and the profile still loads.
+#[test]
+fn an_unconstrained_parameter_stays_within_its_bound() {
+    let fast_memory = profile(&CPU.replace("bandwidth_gb_per_s: 1\n", "bandwidth_gb_per_s: 1e9\n"));
+    let train = measurements(&fast_memory, &TRAIN, 0.0);
+    let free = [FreeParam::Throughput(Precision::Fp32), FreeParam::DramBandwidth];
+    let (fitted, report) = fit(&profile(CPU), &train, &free, &FitConfig::default()).unwrap();
+    let bandwidth = report.params[1].fitted;
+    assert!(bandwidth.is_finite() && bandwidth <= 1e4 * (1.0 + 1e-9), "{report:?}");
+    let text = fitted.to_yaml().unwrap();
+    Profile::from_yaml(&text, "fitted.yaml".as_ref()).unwrap();
+}
