@@ -25,8 +25,13 @@ pub struct RobustPlan {
     pub runs: Vec<usize>,
     /// The objectives the ranks are taken on (those all runs of the group minimised).
     pub objectives: Vec<Objective>,
-    /// The chosen plan's genome, or `None` when no plan was evaluated and feasible in every run.
+    /// The chosen plan's genome in the first run of the group, or `None` when no plan was
+    /// evaluated and feasible in every run.
     pub genome: Option<String>,
+    /// What the chosen plan does, `layer=option, …` over the genes with a choice, when plans were
+    /// matched by content (every run's sensitivity table lists its genes); `None` when they were
+    /// matched by genome.
+    pub content: Option<String>,
     /// The plan's `plan_id` in each run of the group (same order as `runs`).
     pub plan_ids: Vec<u64>,
     /// Its normalised rank in each run: 0 on the run's own front, 1 in its last layer.
@@ -79,10 +84,13 @@ pub struct Comparison {
 /// * **Robust plan**: runs with the same model and space (by hash, else by name) form a group.
 ///   In each run the feasible evaluated plans (candidates.csv, else front.csv) are sorted into
 ///   non-domination levels on the group's shared objectives; a plan's normalised rank in a run
-///   is `(level − 1) / (levels − 1)` (0 = on that run's front). Among the genomes evaluated and
-///   feasible in every run of the group, the robust plan has the smallest worst normalised rank;
-///   ties go to the smaller mean rank, then the lower accuracy loss summed over the runs, then the
-///   genome text.
+///   is `(level − 1) / (levels − 1)` (0 = on that run's front). Plans are the same across runs
+///   when they choose the same option for every layer with a choice (from each run's
+///   sensitivity table, which lists its genes; devices that expand a space differently number
+///   the same plan differently), or, when a run lacks that table, when their genomes are equal.
+///   Among the plans evaluated and feasible in every run of the group, the robust plan has the
+///   smallest worst normalised rank; ties go to the smaller mean rank, then the lower accuracy
+///   loss summed over the runs, then the plan's text.
 pub fn comparison(runs: &[Run]) -> Result<Comparison> {
     if runs.is_empty() {
         return Err(Error::NoRuns);
@@ -302,6 +310,43 @@ fn group_key(run: &Run) -> Option<(String, String)> {
     Some((pick(run.meta.model.as_ref())?, pick(run.meta.space.as_ref())?))
 }
 
+/// A run's genes in genome order: each gene's layer(s) and its option labels by index.
+type Genes = Vec<(String, Vec<String>)>;
+
+/// The genes of a run from its sensitivity table (rows gene by gene, option ids 0, 1, … in
+/// order); `None` when the table is missing or not in that shape.
+fn genes_of(run: &Run) -> Option<Genes> {
+    let mut genes: Genes = Vec::new();
+    for row in run.sensitivity.rows()? {
+        let id = row.option_id? as usize;
+        match genes.last_mut() {
+            Some((layer, options)) if *layer == row.layer && id == options.len() => {
+                options.push(row.option.clone())
+            }
+            _ if id == 0 => genes.push((row.layer.clone(), vec![row.option.clone()])),
+            _ => return None,
+        }
+    }
+    (!genes.is_empty()).then_some(genes)
+}
+
+/// What `genome` (option indices joined by `-`) chooses: `layer=option` for every gene with
+/// more than one option, joined by `, ` (genes with a single option, such as layers a device
+/// forces to int8, are not choices). `None` when the genome does not fit `genes`.
+fn plan_content(genes: &Genes, genome: &str) -> Option<String> {
+    let picks: Vec<usize> = genome.split('-').map(|s| s.parse().ok()).collect::<Option<_>>()?;
+    if picks.len() != genes.len() {
+        return None;
+    }
+    let parts: Vec<String> = genes
+        .iter()
+        .zip(&picks)
+        .filter(|((_, options), _)| options.len() > 1)
+        .map(|((layer, options), &pick)| options.get(pick).map(|o| format!("{layer}={o}")))
+        .collect::<Option<_>>()?;
+    Some(parts.join(", "))
+}
+
 fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
     let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, run) in runs.iter().enumerate() {
@@ -318,27 +363,36 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
             .copied()
             .filter(|o| members.iter().all(|&i| runs[i].meta.objectives.contains(o)))
             .collect();
-        // Per run: genome → (plan, normalised rank).
+        // Plans are matched by what they do when every run lists its genes: devices whose
+        // spaces expand differently (an int8-only device drops fp32 options and adds forced
+        // genes) number the same plan differently. Otherwise by genome.
+        let genes: Option<Vec<Genes>> = members.iter().map(|&i| genes_of(&runs[i])).collect();
+        // Per run: key → (plan, normalised rank).
         let mut per_run: Vec<HashMap<String, (Plan, f64)>> = Vec::new();
-        for &i in &members {
+        for (k, &i) in members.iter().enumerate() {
             let run = &runs[i];
             let source = run.candidates.rows().unwrap_or_else(|| run.front_plans());
+            let key = |p: &Plan| match &genes {
+                Some(g) => plan_content(&g[k], &p.genome),
+                None => Some(p.genome.clone()),
+            };
             let mut seen = HashMap::new();
-            let plans: Vec<&Plan> = source
+            let plans: Vec<(&Plan, String)> = source
                 .iter()
                 .filter(|p| p.feasible && !p.genome.is_empty())
-                .filter(|p| seen.insert(p.genome.clone(), ()).is_none())
+                .filter_map(|p| key(p).map(|k| (p, k)))
+                .filter(|(_, k)| seen.insert(k.clone(), ()).is_none())
                 .collect();
-            let points: Vec<Vec<f64>> = plans.iter().map(|p| p.point(&objectives)).collect();
+            let points: Vec<Vec<f64>> = plans.iter().map(|(p, _)| p.point(&objectives)).collect();
             let levels = pareto_levels(&points);
             let n_levels = levels.iter().copied().max().unwrap_or(1);
             let map = plans
                 .iter()
                 .zip(levels)
-                .map(|(p, level)| {
+                .map(|((p, key), level)| {
                     let rank =
                         if n_levels > 1 { (level - 1) as f64 / (n_levels - 1) as f64 } else { 0.0 };
-                    (p.genome.clone(), ((*p).clone(), rank))
+                    (key.clone(), ((*p).clone(), rank))
                 })
                 .collect();
             per_run.push(map);
@@ -368,7 +422,8 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
                 out.push(RobustPlan {
                     runs: members,
                     objectives,
-                    genome: Some(genome.clone()),
+                    genome: Some(per_run[0][genome].0.genome.clone()),
+                    content: genes.is_some().then(|| genome.clone()),
                     plan_ids,
                     worst_rank: score(genome).0,
                     normalised_ranks,
@@ -384,6 +439,7 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
                     runs: members,
                     objectives,
                     genome: None,
+                    content: None,
                     plan_ids: Vec::new(),
                     normalised_ranks: Vec::new(),
                     worst_rank: f64::NAN,
@@ -450,6 +506,10 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
     }
     for group in &cmp.robust {
         if let Some(genome) = &group.genome {
+            let what = match &group.content {
+                Some(content) => format!("the plan {{{content}}}"),
+                None => format!("the plan with genome {genome}"),
+            };
             let names: Vec<String> = group.runs.iter().map(|&i| cmp.labels[i].clone()).collect();
             let standing = if group.worst_rank == 0.0 {
                 "it is on the front of every one of them".to_string()
@@ -457,7 +517,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                 format!("worst normalised rank {}", sig(group.worst_rank, 3))
             };
             findings.push(vec![text(format!(
-                "Robust across {}: the plan with genome {genome} ({standing}).",
+                "Robust across {}: {what} ({standing}).",
                 crate::analysis::join_words(&names),
             ))]);
         }
@@ -705,10 +765,13 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                 blocks.push(Block::Para(vec![
                     strong(crate::analysis::join_words(&names)),
                     text(format!(
-                        ": {} plans were evaluated and feasible in every run; the most robust has genome ",
+                        ": {} plans were evaluated and feasible in every run; the most robust is ",
                         group.n_common
                     )),
-                    code(genome.clone()),
+                    code(match &group.content {
+                        Some(content) => content.clone(),
+                        None => format!("genome {genome}"),
+                    }),
                     text(format!(" (worst normalised rank {}).", sig(group.worst_rank, 3))),
                 ]));
                 let rows = group

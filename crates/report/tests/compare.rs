@@ -211,3 +211,69 @@ fn robust_plan_minimises_the_worst_rank() {
     assert_eq!(cmp.robust[0].worst_rank, 0.0);
     assert_eq!(cmp.robust[0].n_common, 3);
 }
+
+fn sensitivity(genes: &[(&str, &[&str])]) -> Table<sculpt_report::SensitivityRow> {
+    let mut rows = Vec::new();
+    for (layer, options) in genes {
+        for (k, o) in options.iter().enumerate() {
+            rows.push(sculpt_report::SensitivityRow {
+                layer: (*layer).into(),
+                option_id: Some(k as u64),
+                option: (*o).into(),
+                delta: 0.0,
+            });
+        }
+    }
+    Table::Loaded(rows)
+}
+
+/// Device B expands the space differently (an int8-only device: no fp32 options, and a forced
+/// int8 classifier gene with one option), so the same plan has another genome there. Plans are
+/// matched by the options they choose.
+#[test]
+fn robust_plans_are_matched_by_content_across_differently_expanded_spaces() {
+    let objectives = vec![Objective::AccuracyLoss, Objective::Latency];
+    // A: conv [fp32, q8, q8+ch0.5], fc [fp32, q8]. Plans: q8/q8 = "1-1", q8+ch0.5/q8 = "2-1",
+    // fp32/fp32 = "0-0".
+    let mut a = synthetic_run(
+        "A",
+        vec![
+            synthetic_plan(0, "1-1", 0.01, 2.0, true),
+            synthetic_plan(1, "2-1", 0.03, 1.0, true),
+            synthetic_plan(2, "0-0", 0.0, 4.0, true),
+        ],
+        objectives.clone(),
+    );
+    a.sensitivity = sensitivity(&[("conv", &["fp32", "q8", "q8+ch0.5"]), ("fc", &["fp32", "q8"])]);
+    // B: conv [q8, q8+ch0.5], fc [q8, q8+ch0.5], classifier [q8] (forced). q8/q8 = "0-0-0",
+    // q8+ch0.5/q8 = "1-0-0", and "0-1-0" (fc pruned), which A never evaluated.
+    let mut b = synthetic_run(
+        "B",
+        vec![
+            synthetic_plan(0, "0-0-0", 0.012, 1.0, true),
+            synthetic_plan(1, "1-0-0", 0.02, 1.5, true),
+            synthetic_plan(2, "0-1-0", 0.05, 0.5, true),
+        ],
+        objectives.clone(),
+    );
+    b.sensitivity = sensitivity(&[
+        ("conv", &["q8", "q8+ch0.5"]),
+        ("fc", &["q8", "q8+ch0.5"]),
+        ("classifier", &["q8"]),
+    ]);
+    // By genome nothing is shared ("1-1", "2-1", "0-0" against "0-0-0", …). By content two
+    // plans are: {conv=q8, fc=q8} (A: front, rank 0; B: front, rank 0) and
+    // {conv=q8+ch0.5, fc=q8} (A: front; B: dominated by 0-0-0, rank 1 of levels 1..2).
+    let cmp = comparison(&[a.clone(), b.clone()]).unwrap();
+    let group = &cmp.robust[0];
+    assert_eq!(group.n_common, 2);
+    assert_eq!(group.content.as_deref(), Some("conv=q8, fc=q8"));
+    assert_eq!(group.genome.as_deref(), Some("1-1"));
+    assert_eq!(group.plan_ids, vec![0, 0]);
+    assert_eq!(group.worst_rank, 0.0);
+    // Without B's gene table the runs fall back to genomes and share nothing.
+    b.sensitivity = Table::Unavailable("x".into());
+    let cmp = comparison(&[a, b]).unwrap();
+    assert_eq!(cmp.robust[0].genome, None);
+    assert_eq!(cmp.robust[0].n_common, 0);
+}
