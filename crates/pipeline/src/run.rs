@@ -710,14 +710,14 @@ fn summarise_dropped(dropped: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn run_engine(
+/// The engine's search space (gene `g` has `genes[g].len()` options) and the executor settings
+/// every search shares: budget, seed, time limit and the stop flag.
+fn engine_setup<T>(
     cfg: &SearchConfig,
-    objective: &TableObjective,
-    observer: Option<Box<dyn Observer + '_>>,
-) -> Result<SearchResult> {
+    genes: &[Vec<T>],
+) -> Result<(sculpt_search::Space, ExecutorConfig)> {
     let space = sculpt_search::Space::new(
-        objective
-            .genes
+        genes
             .iter()
             .enumerate()
             .map(|(g, opts)| sculpt_search::Gene {
@@ -730,6 +730,15 @@ fn run_engine(
     let mut config = ExecutorConfig::new(cfg.budget, cfg.seed);
     config.max_wall_time = cfg.time_limit;
     config.stop_flag = cfg.stop.clone();
+    Ok((space, config))
+}
+
+fn run_engine(
+    cfg: &SearchConfig,
+    objective: &TableObjective,
+    observer: Option<Box<dyn Observer + '_>>,
+) -> Result<SearchResult> {
+    let (space, mut config) = engine_setup(cfg, &objective.genes)?;
     if let Some(path) = &cfg.checkpoint {
         config.checkpoint = Some(sculpt_search::CheckpointConfig {
             path: path.clone(),
@@ -815,22 +824,7 @@ fn run_engine_full(
     objective: &FullObjective<'_>,
     observer: Option<Box<dyn Observer + '_>>,
 ) -> Result<SearchResult> {
-    let space = sculpt_search::Space::new(
-        objective
-            .table
-            .genes
-            .iter()
-            .enumerate()
-            .map(|(g, opts)| sculpt_search::Gene {
-                name: format!("gene{g}"),
-                n_choices: opts.len(),
-            })
-            .collect(),
-    )
-    .map_err(search_err)?;
-    let mut config = ExecutorConfig::new(cfg.budget, cfg.seed);
-    config.max_wall_time = cfg.time_limit;
-    config.stop_flag = cfg.stop.clone();
+    let (space, config) = engine_setup(cfg, &objective.table.genes)?;
     macro_rules! go {
         ($engine:expr) => {{
             let mut ex = Executor::new(objective, space.clone(), $engine, config.clone())
