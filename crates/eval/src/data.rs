@@ -300,15 +300,20 @@ pub fn dense_from_safetensors(file: &SafetensorsFile, name: &str) -> Result<Data
     Ok(Dataset { name: name.to_string(), data: Data::Dense { inputs, labels } })
 }
 
-/// Reads a UTF-8 text file with one sentence per line (blank lines skipped).
-pub fn read_text_lines(path: &Path) -> Result<Dataset> {
+/// The file at `path` as UTF-8 text.
+fn read_utf8(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         Error::format(
             path,
             format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
         )
-    })?;
+    })
+}
+
+/// Reads a UTF-8 text file with one sentence per line (blank lines skipped).
+pub fn read_text_lines(path: &Path) -> Result<Dataset> {
+    let text = read_utf8(path)?;
     let sentences: Vec<String> =
         text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if sentences.is_empty() {
@@ -320,13 +325,7 @@ pub fn read_text_lines(path: &Path) -> Result<Dataset> {
 /// Reads sentence pairs with scores: one `sentence a<TAB>sentence b<TAB>score` per line (a
 /// header line whose score column is not a number is skipped).
 pub fn read_scored_pairs(path: &Path) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Error::format(
-            path,
-            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-        )
-    })?;
+    let text = read_utf8(path)?;
     let (mut a, mut b, mut scores) = (Vec::new(), Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
