@@ -10,10 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{PlannedJob, TINY_BASE, check_merged, ok, plan, sculpt, states, write_sweep};
-
-const TPU: &str = "hardware-profiles/tpu-like.yaml";
-const ARM: &str = "hardware-profiles/arm-a76.yaml";
+use common::{ARM, PlannedJob, TPU, check_merged, ok, plan, sculpt, slurm_sweep, states};
 
 /// Whether `sbatch` exists and the controller answers with a node that takes jobs; otherwise
 /// why not.
@@ -78,17 +75,7 @@ fn slurm_sweep_runs_as_an_array_and_the_merge_job_merges() {
     }
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let out = dir.path().join("out");
-    let file = write_sweep(
-        dir.path(),
-        "array",
-        &format!(
-            "name: array\nout: {}\nbase: {TINY_BASE}\nmatrix:\n  hardware: [{TPU}, {ARM}]\n  seed: [1, 2, 3]\n\
-             slurm: {{partition: debug, time: \"00:10:00\", cpus_per_task: 1}}\n",
-            out.display()
-        ),
-    );
+    let (file, cache, out) = slurm_sweep(dir.path(), "array", ARM, "[1, 2, 3]", "");
     let f = file.to_str().unwrap();
     let jobs = plan(&file, &cache);
     assert_eq!(jobs.len(), 6);
@@ -126,20 +113,10 @@ fn slurm_failed_task_is_reported_and_only_missing_completes_the_sweep() {
     }
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let out = dir.path().join("out");
     // The second device profile does not exist yet: its tasks fail.
     let late = dir.path().join("late-device.yaml");
-    let file = write_sweep(
-        dir.path(),
-        "failing",
-        &format!(
-            "name: failing\nout: {}\nbase: {TINY_BASE}\nmatrix:\n  hardware: [{TPU}, {}]\n  seed: [1, 2]\n\
-             slurm: {{partition: debug, time: \"00:10:00\", cpus_per_task: 1}}\n",
-            out.display(),
-            late.display()
-        ),
-    );
+    let (file, cache, out) =
+        slurm_sweep(dir.path(), "failing", &late.display().to_string(), "[1, 2]", "");
     let f = file.to_str().unwrap();
     let jobs = plan(&file, &cache);
     let (good, bad): (Vec<&PlannedJob>, Vec<&PlannedJob>) =

@@ -8,11 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{
-    PlannedJob, TINY_BASE, check_merged, ok, plan, read_csv, sculpt, states, write_sweep,
+    ARM, PlannedJob, TINY_BASE, TPU, check_merged, ok, plan, read_csv, sculpt, slurm_sweep, states,
+    write_sweep,
 };
-
-const TPU: &str = "hardware-profiles/tpu-like.yaml";
-const ARM: &str = "hardware-profiles/arm-a76.yaml";
 
 #[test]
 fn plan_ids_are_content_derived_and_survive_reordering() {
@@ -311,17 +309,7 @@ fn bad_sweep_files_are_refused_with_file_line_and_key() {
 #[test]
 fn dry_run_writes_the_array_and_merge_scripts() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let out = dir.path().join("out");
-    let file = write_sweep(
-        dir.path(),
-        "dry",
-        &format!(
-            "name: dry\nout: {}\nbase: {TINY_BASE}\nmatrix:\n  hardware: [{TPU}, {ARM}]\n  seed: [1, 2, 3]\n\
-             slurm: {{partition: debug, time: \"00:10:00\", cpus_per_task: 1, array_limit: 4}}\n",
-            out.display()
-        ),
-    );
+    let (file, cache, out) = slurm_sweep(dir.path(), "dry", ARM, "[1, 2, 3]", ", array_limit: 4");
     let f = file.to_str().unwrap();
     let jobs = plan(&file, &cache);
     let stdout = ok(&["sweep", "submit", f, "--slurm", "--dry-run"], &cache);

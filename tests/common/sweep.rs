@@ -10,6 +10,33 @@ use std::process::{Command, Output};
 pub const TINY_BASE: &str =
     "{budget: 12, engine: random, validation_samples: 100, calibration_samples: 64}";
 
+/// The device profiles the test sweeps use.
+pub const TPU: &str = "hardware-profiles/tpu-like.yaml";
+pub const ARM: &str = "hardware-profiles/arm-a76.yaml";
+
+/// Writes a test sweep `name` in `dir` over `hardware: [tpu-like, second]` × `seeds` (a YAML
+/// list) with SLURM settings `{partition: debug, time: "00:10:00", cpus_per_task: 1<extra>}`,
+/// writing to `<dir>/out`; returns the sweep file, the cache folder and the output folder.
+pub fn slurm_sweep(
+    dir: &Path,
+    name: &str,
+    second: &str,
+    seeds: &str,
+    extra: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let out = dir.join("out");
+    let file = write_sweep(
+        dir,
+        name,
+        &format!(
+            "name: {name}\nout: {}\nbase: {TINY_BASE}\nmatrix:\n  hardware: [{TPU}, {second}]\n  seed: {seeds}\n\
+             slurm: {{partition: debug, time: \"00:10:00\", cpus_per_task: 1{extra}}}\n",
+            out.display()
+        ),
+    );
+    (file, dir.join("cache"), out)
+}
+
 /// Runs the built `sculpt` from the repository root (where the sweep files' relative paths
 /// point), with the sensitivity cache in `cache`.
 pub fn sculpt(args: &[&str], cache: &Path) -> Output {
