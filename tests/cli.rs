@@ -264,6 +264,11 @@ fn calibrate_writes_a_loadable_profile_its_lookup_table_and_validation_rows() {
     // The fitted profile is a valid profile that names its table.
     let yaml = std::fs::read_to_string(&out).unwrap();
     assert!(yaml.contains("path: host.lookup.csv"), "{yaml}");
+    // The header says how many threads the timings ran on (they hold for that setting only).
+    assert!(
+        yaml.lines().any(|l| l.starts_with("# Timed with ") && l.contains("candle thread(s)")),
+        "{yaml}"
+    );
     let e = std::process::Command::new(env!("CARGO_BIN_EXE_sculpt"))
         .args(["estimate", "--hardware", out.to_str().unwrap(), "--format", "json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

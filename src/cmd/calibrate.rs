@@ -199,9 +199,10 @@ fn write_fitted(
         );
     }
     let yaml = format!(
-        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Every number not fitted is from {}.\n{yaml}\n",
+        "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Timed with {} candle thread(s) (RAYON_NUM_THREADS); the numbers hold for that setting.\n# Every number not fitted is from {}.\n{yaml}\n",
         cal.measurements.0,
         cal.measurements.1,
+        candle_core::utils::get_num_threads(),
         args.hardware.display(),
     );
     sculpt_model::write_atomic(out, yaml.as_bytes())
