@@ -124,7 +124,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )
     };
     let stat = args.stat.into();
-    write_fitted(&args.out, args, &cal, &timings, stat, &analytic)?;
+    write_fitted(args, &cal, &timings, stat, &analytic)?;
     println!("fitted parameters:");
     for p in &cal.report.params {
         println!("  {:?}: {:.4} (was {:.4})", p.param, p.fitted, p.initial);
@@ -155,16 +155,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the fitted profile to `out`, with the table plans' layers (summarised by `stat`) as
+/// Writes the fitted profile to `--out`, with the table plans' layers (summarised by `stat`) as
 /// its lookup table `<stem>.lookup.csv` when there are table plans.
 fn write_fitted(
-    out: &std::path::Path,
     args: &Args,
     cal: &sculpt_pipeline::Calibration,
     timings: &sculpt_pipeline::PlanTimings,
     stat: sculpt_pipeline::TimingStat,
     analytic: &sculpt_hw::CostModel,
 ) -> anyhow::Result<()> {
+    let out = &args.out;
     let mut yaml = cal.profile.to_yaml()?;
     let mut table_note = String::new();
     if args.kernel_plans > 0 {

@@ -33,8 +33,7 @@ pub fn time_forward(graph: &Graph, input: &Batch, reps: usize) -> Result<f64> {
         graph.forward(input)?;
         t.push(s.elapsed().as_secs_f64());
     }
-    t.sort_by(f64::total_cmp);
-    Ok(t[t.len() / 2])
+    Ok(TimingStat::Median.of(&mut t))
 }
 
 /// One micro-benchmark: a one-layer graph, its input and how it is stored.

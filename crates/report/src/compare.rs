@@ -1,6 +1,6 @@
 //! Comparing several runs: [`comparison`] computes, [`compare`] writes the report.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::analysis::{hypervolume, pareto_levels};
@@ -376,12 +376,12 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
                 Some(g) => plan_content(&g[k], &p.genome),
                 None => Some(p.genome.clone()),
             };
-            let mut seen = HashMap::new();
+            let mut seen = HashSet::new();
             let plans: Vec<(&Plan, String)> = source
                 .iter()
                 .filter(|p| p.feasible && !p.genome.is_empty())
                 .filter_map(|p| key(p).map(|k| (p, k)))
-                .filter(|(_, k)| seen.insert(k.clone(), ()).is_none())
+                .filter(|(_, k)| seen.insert(k.clone()))
                 .collect();
             let points: Vec<Vec<f64>> = plans.iter().map(|(p, _)| p.point(&objectives)).collect();
             let levels = pareto_levels(&points);
@@ -400,11 +400,11 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
         let mut common: Vec<&String> =
             per_run[0].keys().filter(|g| per_run.iter().all(|m| m.contains_key(*g))).collect();
         common.sort();
-        let score = |genome: &String| -> (f64, f64, f64) {
-            let ranks: Vec<f64> = per_run.iter().map(|m| m[genome].1).collect();
+        let score = |key: &String| -> (f64, f64, f64) {
+            let ranks: Vec<f64> = per_run.iter().map(|m| m[key].1).collect();
             let worst = ranks.iter().copied().fold(0.0, f64::max);
             let mean = ranks.iter().sum::<f64>() / ranks.len() as f64;
-            let loss: f64 = per_run.iter().map(|m| m[genome].0.accuracy_loss).sum();
+            let loss: f64 = per_run.iter().map(|m| m[key].0.accuracy_loss).sum();
             (worst, mean, loss)
         };
         let best = common.iter().copied().min_by(|a, b| {
@@ -416,16 +416,16 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
         });
         let n_common = common.len();
         match best {
-            Some(genome) => {
-                let plan_ids = per_run.iter().map(|m| m[genome].0.plan_id).collect();
-                let normalised_ranks: Vec<f64> = per_run.iter().map(|m| m[genome].1).collect();
+            Some(key) => {
+                let plan_ids = per_run.iter().map(|m| m[key].0.plan_id).collect();
+                let normalised_ranks: Vec<f64> = per_run.iter().map(|m| m[key].1).collect();
                 out.push(RobustPlan {
                     runs: members,
                     objectives,
-                    genome: Some(per_run[0][genome].0.genome.clone()),
-                    content: genes.is_some().then(|| genome.clone()),
+                    genome: Some(per_run[0][key].0.genome.clone()),
+                    content: genes.is_some().then(|| key.clone()),
                     plan_ids,
-                    worst_rank: score(genome).0,
+                    worst_rank: score(key).0,
                     normalised_ranks,
                     n_common,
                 });
