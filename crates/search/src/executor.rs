@@ -60,8 +60,9 @@ pub enum StepStatus {
     Finished(TerminationReason),
 }
 
-/// Why a search stopped.
+/// Why a search stopped. Serialised in snake case (`budget_exhausted`), as run.yaml records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TerminationReason {
     /// The maximum number of evaluations was reached.

@@ -144,6 +144,36 @@ fn split_key_prefix(msg: &str) -> (Option<&str>, &str) {
     (None, msg)
 }
 
+/// Deserialises the mapping `text` key by key: every top-level key whose value `T` accepts is
+/// kept, every other is dropped and named in the second part of the result, so that a document
+/// written by another version still yields every setting that kept its meaning.
+///
+/// `T` must accept any subset of its keys (every field `#[serde(default)]`). An error means the
+/// text is not a YAML mapping at all.
+pub fn from_str_keeping_valid_keys<T: DeserializeOwned>(
+    text: &str,
+    origin: &Path,
+) -> Result<(T, Vec<String>), Error> {
+    let mapping: serde_yaml::Mapping = from_str(text, origin)?;
+    let mut kept = serde_yaml::Mapping::new();
+    let mut dropped = Vec::new();
+    for (key, value) in mapping {
+        let mut trial = kept.clone();
+        trial.insert(key.clone(), value.clone());
+        if serde_yaml::from_value::<T>(serde_yaml::Value::Mapping(trial)).is_ok() {
+            kept.insert(key, value);
+        } else {
+            dropped.push(match &key {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+            });
+        }
+    }
+    let value = serde_yaml::from_value(serde_yaml::Value::Mapping(kept))
+        .map_err(|e| Error::whole_file(origin, e.to_string()))?;
+    Ok((value, dropped))
+}
+
 /// Reads and deserialises the YAML file at `path`.
 pub fn from_path<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
     let text = read_text(path)?;
@@ -341,5 +371,24 @@ layers:
     fn semantic_error_points_at_key() {
         let err = Error::at_key("d.yaml".as_ref(), DOC, "dram.bandwidth_gbps", "must be > 0");
         assert_eq!(err.to_string(), "d.yaml:4: key `dram.bandwidth_gbps`: must be > 0");
+    }
+
+    #[test]
+    fn keeping_valid_keys_drops_only_the_mistyped_ones() {
+        #[derive(serde::Deserialize, Debug, Default, PartialEq)]
+        struct Loose {
+            #[serde(default)]
+            seed: Option<u64>,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let (v, dropped) = from_str_keeping_valid_keys::<Loose>(
+            "seed: [1, 2]\nname: x\nextra: 3\n",
+            "l.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(v, Loose { seed: None, name: Some("x".into()) });
+        assert_eq!(dropped, vec!["seed".to_string()]);
+        assert!(from_str_keeping_valid_keys::<Loose>("- a\n", "l.yaml".as_ref()).is_err());
     }
 }
