@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod output;
+mod progress;
 
 // candle allocates a fresh buffer for every intermediate tensor; glibc's allocator returns large
 // ones to the OS each time (mmap/munmap), which made training about a third slower here.

@@ -1,7 +1,9 @@
 //! Terminal output: aligned tables, CSV and JSON, and number formatting.
 
 use std::fmt::Write;
+use std::path::Path;
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 /// How a command prints its result.
@@ -59,21 +61,20 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Formats rows as CSV (fields with commas, quotes or newlines are quoted).
-pub(crate) fn csv(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let quote = |v: &str| {
-        if v.contains([',', '"', '\n']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_string()
-        }
-    };
-    let mut out = headers.iter().map(|h| quote(h)).collect::<Vec<_>>().join(",");
-    out.push('\n');
+pub(crate) fn csv(headers: &[&str], rows: &[Vec<String>]) -> anyhow::Result<String> {
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    out.write_record(headers)?;
     for row in rows {
-        out.push_str(&row.iter().map(|v| quote(v)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        out.write_record(row)?;
     }
-    out
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+/// Writes `bytes` to `path` atomically; an error says what was being written where.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    sculpt_stdx::write_atomic(path, bytes)
+        .with_context(|| format!("cannot write {what} to {}", path.display()))
 }
 
 /// An integer with thousands separators: 3504872 → "3,504,872".
@@ -109,7 +110,7 @@ mod tests {
     #[test]
     fn csv_quotes_what_needs_it() {
         assert_eq!(
-            csv(&["a", "b"], &[vec!["x,y".into(), "q\"".into()]]),
+            csv(&["a", "b"], &[vec!["x,y".into(), "q\"".into()]]).unwrap(),
             "a,b\n\"x,y\",\"q\"\"\"\n"
         );
     }

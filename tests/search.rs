@@ -166,7 +166,12 @@ fn bad_search_input_is_one_clear_line() {
         assert!(err.lines().last().unwrap_or("").contains(expected), "{err}");
         assert!(!err.contains("panicked"));
     };
-    check(&["--engine", "annealing"], "unknown engine `annealing`");
+    // clap names the flag and the engines it takes.
+    let o = sculpt(&["search", "--out", out.to_str().unwrap(), "--engine", "annealing"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("invalid value 'annealing' for '--engine <ENGINE>'"), "{err}");
+    assert!(err.contains("[possible values: nsga2, bayes, exact, random, exhaustive]"), "{err}");
     check(&["--space", "/no/space.yaml"], "/no/space.yaml");
     let space = dir.path().join("s.yaml");
     std::fs::write(&space, "rules:\n  - match: {kind: [conv2d]}\n    options: {quant: [{weight_bits: 8}], colour: red}\n").unwrap();

@@ -169,7 +169,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Format::Table | Format::Csv => {
             let headers = ["layer", "option", "stored"];
             if args.format == Format::Csv {
-                print!("{}", output::csv(&headers, &rows));
+                print!("{}", output::csv(&headers, &rows)?);
             } else {
                 print!("{}", output::table(&headers, &rows));
                 for note in &compressed.notes {

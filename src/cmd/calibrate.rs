@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use sculpt_pipeline::SearchSpace;
+use sculpt_stdx::stats::TimingStat;
+
+use crate::output;
+use crate::progress::Progress;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -52,25 +55,16 @@ enum Stat {
     Iqm,
 }
 
-impl From<Stat> for sculpt_pipeline::TimingStat {
+impl From<Stat> for TimingStat {
     fn from(s: Stat) -> Self {
         match s {
-            Stat::Min => sculpt_pipeline::TimingStat::Min,
-            Stat::P10 => sculpt_pipeline::TimingStat::P10,
-            Stat::Median => sculpt_pipeline::TimingStat::Median,
-            Stat::Mean => sculpt_pipeline::TimingStat::Mean,
-            Stat::Iqm => sculpt_pipeline::TimingStat::Iqm,
+            Stat::Min => TimingStat::Min,
+            Stat::P10 => TimingStat::P10,
+            Stat::Median => TimingStat::Median,
+            Stat::Mean => TimingStat::Mean,
+            Stat::Iqm => TimingStat::Iqm,
         }
     }
-}
-
-fn bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -78,13 +72,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let b = bar();
-    b.set_message("micro-benchmarks");
+    let progress = Progress::new();
+    progress.stage("micro-benchmarks");
     let cal = sculpt_pipeline::calibrate(&profile, args.reps.max(3), args.seed, &|d, t| {
-        b.set_length(t as u64);
-        b.set_position(d as u64);
+        progress.count("micro-benchmarks", d, t, "")
     })?;
-    b.finish_and_clear();
     let models: Vec<sculpt_model::Model> = ["builtin:demo-cnn", "builtin:demo-mlp"]
         .iter()
         .map(|m| super::load_model(m))
@@ -97,8 +89,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         spaces.push(sculpt_pipeline::expand(&space_file, &m.graph, &w, Some(&analytic))?);
     }
     let pairs: Vec<_> = models.iter().zip(&spaces).collect();
-    let b = bar();
-    b.set_message("timing random plans");
+    progress.stage("timing random plans");
     let timings = sculpt_pipeline::time_plans(
         &pairs,
         &sculpt_pipeline::PlanTimingConfig {
@@ -108,12 +99,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             reps: args.reps.max(3),
             seed: args.seed + 1000,
         },
-        &|d, t| {
-            b.set_length(t as u64);
-            b.set_position(d as u64);
-        },
+        &|d, t| progress.count("timing random plans", d, t, ""),
     )?;
-    b.finish_and_clear();
+    progress.finish();
     let show = |label: &str, s: &sculpt_hw::ValidationStats| {
         println!(
             "{label}: n = {}, MAPE {:.1}%, within ±10% {:.0}%, Spearman {:.3}",
@@ -140,7 +128,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             csv.push_str(&format!("{model},{plan},{predicted:e},{measured:e}\n"));
         }
         let rows_path = sidecar(&args.out, ".validation.csv");
-        sculpt_model::write_atomic(&rows_path, csv.as_bytes())?;
+        output::write_file(&rows_path, csv.as_bytes(), "the validation rows")?;
         println!("per-plan predictions and measurements: {}", rows_path.display());
         show(
             &format!(
@@ -161,7 +149,7 @@ fn write_fitted(
     args: &Args,
     cal: &sculpt_pipeline::Calibration,
     timings: &sculpt_pipeline::PlanTimings,
-    stat: sculpt_pipeline::TimingStat,
+    stat: TimingStat,
     analytic: &sculpt_hw::CostModel,
 ) -> anyhow::Result<()> {
     let out = &args.out;
@@ -170,7 +158,11 @@ fn write_fitted(
     if args.kernel_plans > 0 {
         let (kernels, overhead_s) = timings.kernel_table(stat, analytic)?;
         let table = sidecar(out, ".lookup.csv");
-        sculpt_model::write_atomic(&table, sculpt_pipeline::lookup_csv(&kernels).as_bytes())?;
+        output::write_file(
+            &table,
+            sculpt_pipeline::lookup_csv(&kernels).as_bytes(),
+            "the lookup table",
+        )?;
         yaml = yaml
             .lines()
             .map(|l| {
@@ -205,8 +197,7 @@ fn write_fitted(
         candle_core::utils::get_num_threads(),
         args.hardware.display(),
     );
-    sculpt_model::write_atomic(out, yaml.as_bytes())
-        .with_context(|| format!("cannot write {}", out.display()))
+    output::write_file(out, yaml.as_bytes(), "the fitted profile")
 }
 
 /// `<dir>/<stem><suffix>` next to the fitted profile `out`.

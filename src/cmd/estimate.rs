@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use candle_core::{Device, Tensor};
 use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
 use sculpt_hw::{Bound, CostModel};
-use sculpt_model::{Batch, InputKind, Model, TokenBatch};
+use sculpt_model::Model;
 use serde_json::json;
 
 use crate::output::{self, Format};
@@ -120,7 +118,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 output::csv(
                     &["name", "kind", "latency_s", "energy_j", "bytes", "bound", "precision"],
                     &rows
-                )
+                )?
             );
         }
         Format::Table => {
@@ -157,28 +155,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// The median of 20 timed forward passes after 3 warm-up passes, on random inputs.
 pub(crate) fn measure(model: &Model, batch: usize, tokens: usize) -> anyhow::Result<f64> {
-    let input = match model.graph.inputs().first().map(|i| &i.kind) {
-        Some(InputKind::Image { channels, height, width, .. }) => {
-            Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?)
-        }
-        Some(InputKind::Features { dim }) => {
-            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
-        }
-        _ => Batch::Tokens(TokenBatch {
-            ids: Tensor::ones((batch, tokens), candle_core::DType::U32, &Device::Cpu)?,
-            type_ids: None,
-            mask: Tensor::ones((batch, tokens), candle_core::DType::F32, &Device::Cpu)?,
-        }),
-    };
-    for _ in 0..3 {
-        model.graph.forward(&input)?;
-    }
-    let mut times = Vec::with_capacity(20);
-    for _ in 0..20 {
-        let start = Instant::now();
-        model.graph.forward(&input)?;
-        times.push(start.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let input = sculpt_model::random_batch(&model.graph, batch, tokens)?;
+    let mut passes = sculpt_model::time_forward(&model.graph, &input, 3, 20)?;
+    Ok(sculpt_stdx::stats::TimingStat::Median.of(&mut passes))
 }

@@ -62,7 +62,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             ];
             rows.extend(report.details.iter().map(|(k, v)| vec![k.clone(), format!("{v:.4}")]));
             if args.format == Format::Csv {
-                print!("{}", output::csv(&["key", "value"], &rows));
+                print!("{}", output::csv(&["key", "value"], &rows)?);
             } else {
                 print!("{}", output::table(&["key", "value"], &rows));
             }

@@ -88,7 +88,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             if args.format == Format::Csv {
-                print!("{}", output::csv(&headers, &rows));
+                print!("{}", output::csv(&headers, &rows)?);
             } else {
                 print!("{}", output::table(&headers, &rows));
                 let t = &profile.total;

@@ -1,14 +1,13 @@
 //! `sculpt sensitivity` and `sculpt proxy-check`: the accuracy proxy and how far to trust it.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use sculpt_pipeline::{Constraints, EngineKind, ProxyKind, SearchConfig, SearchSpace};
+use sculpt_pipeline::{DataSelection, Inputs, ProxyKind};
 use serde_json::json;
 
-use crate::output::Format;
+use crate::output::{self, Format};
+use crate::progress::Progress;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Common {
@@ -19,19 +18,19 @@ pub(crate) struct Common {
     #[arg(long)]
     data: Option<String>,
     /// The search space whose options are measured.
-    #[arg(long, default_value = "search-spaces/default.yaml")]
+    #[arg(long, default_value = sculpt_pipeline::DEFAULT_SPACE)]
     space: PathBuf,
     /// A device profile: options it cannot run are left out.
     #[arg(long)]
     hardware: Option<PathBuf>,
     /// Calibration samples.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_CALIBRATION_SAMPLES)]
     calibration_samples: usize,
     /// Held-out samples.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_VALIDATION_SAMPLES)]
     validation_samples: usize,
     /// Tokens per sample, for text models.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_TOKENS)]
     tokens: usize,
     /// Do not read or write the sensitivity cache.
     #[arg(long)]
@@ -61,8 +60,8 @@ pub(crate) struct ProxyCheckArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// `table` (sum of per-layer deltas) or `corrected` (fitted on --fit extra full evaluations).
-    #[arg(long, default_value = "table")]
-    proxy: String,
+    #[arg(long, value_enum, default_value_t = CheckedProxy::Table)]
+    proxy: CheckedProxy,
     /// Full evaluations the `corrected` proxy is fitted on.
     #[arg(long, default_value_t = 12)]
     fit: usize,
@@ -71,105 +70,57 @@ pub(crate) struct ProxyCheckArgs {
     format: Format,
 }
 
+/// The proxy `proxy-check` scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CheckedProxy {
+    /// The sum of per-layer deltas.
+    Table,
+    /// The table corrected by a least-squares fit on extra full evaluations.
+    Corrected,
+}
+
 struct Prepared {
-    model: sculpt_model::Model,
-    space: sculpt_pipeline::ExpandedSpace,
+    inputs: Inputs,
     splits: sculpt_pipeline::Splits,
     table: sculpt_pipeline::SensitivityTable,
 }
 
-fn bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
-fn prepare(c: &Common) -> anyhow::Result<Prepared> {
-    let model = super::load_model(&c.model)?;
-    let space_file = SearchSpace::from_path(&c.space)?;
-    let cost_model = match &c.hardware {
-        Some(h) => Some(sculpt_hw::CostModel::load(h)?),
-        None => None,
-    };
-    let workloads = sculpt_pipeline::graph_workloads(&model.graph, 1, c.tokens)?;
-    let space =
-        sculpt_pipeline::expand(&space_file, &model.graph, &workloads, cost_model.as_ref())?;
-    let cfg = SearchConfig {
-        model: c.model.clone(),
-        data: c.data.clone(),
-        hardware: PathBuf::new(),
-        space: c.space.clone(),
-        engine: EngineKind::Nsga2,
-        budget: 1,
-        seed: 0,
-        out: PathBuf::new(),
-        batch: 1,
-        tokens: c.tokens,
-        constraints: Constraints::default(),
-        calibration_samples: c.calibration_samples,
-        validation_samples: c.validation_samples,
-        cache_dir: None,
-        time_limit: None,
-        stop: None,
-        checkpoint: None,
-        resume: false,
-        proxy: sculpt_pipeline::ProxyMode::Hybrid,
-        export_problem: None,
-        recovery: None,
-    };
-    let splits = sculpt_pipeline::splits(&model, &cfg)?;
-    let cache = (!c.no_cache).then(sculpt_pipeline::default_cache_dir);
-    let b = bar();
-    b.set_message("sensitivity");
-    let table = sculpt_pipeline::sensitivity(
-        &model,
-        &space,
-        &splits.calibration,
-        splits.calib_batch.as_ref(),
-        cache.as_deref(),
-        &|d, t| {
-            b.set_length(t as u64);
-            b.set_position(d as u64);
+/// Steps 1, 2 and 4 of a search: the model, the space (filtered by the device when named), the
+/// data splits and the sensitivity table.
+fn prepare(c: &Common, progress: &Progress) -> anyhow::Result<Prepared> {
+    progress.stage("loading model and space");
+    let inputs = Inputs::load(&c.model, c.hardware.as_deref(), &c.space, 1, c.tokens)?;
+    let splits = sculpt_pipeline::splits(
+        &inputs.model,
+        &DataSelection {
+            data: c.data.clone(),
+            calibration_samples: c.calibration_samples,
+            validation_samples: c.validation_samples,
         },
     )?;
-    b.finish_and_clear();
+    let cache = (!c.no_cache).then(sculpt_pipeline::default_cache_dir);
+    progress.stage("per-layer sensitivity");
+    let table = inputs.sensitivity(Some(&splits), cache.as_deref(), progress)?;
     for w in &table.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(Prepared { model, space, splits, table })
+    Ok(Prepared { inputs, splits, table })
 }
 
 pub(crate) fn sensitivity(args: &SensitivityArgs) -> anyhow::Result<ExitCode> {
-    let p = prepare(&args.common)?;
-    let mut rows = Vec::new();
-    for (gene, entries) in p.space.genes.iter().zip(&p.table.entries) {
-        let layer = gene
-            .layers
-            .iter()
-            .map(|&l| p.model.graph.nodes()[l].name.clone())
-            .collect::<Vec<_>>()
-            .join("+");
-        for (k, (o, e)) in gene.options.iter().zip(entries).enumerate() {
-            rows.push((layer.clone(), k, o.to_string(), e.delta, e.kl));
-        }
-    }
+    let progress = Progress::new();
+    let p = prepare(&args.common, &progress);
+    progress.finish();
+    let p = p?;
+    let rows = sculpt_pipeline::sensitivity_rows(&p.inputs.model, &p.inputs.space, &p.table.entries);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&json!({
-            "model": p.model.name, "data": p.splits.calibration.name, "baseline": p.table.baseline,
-            "entries": rows.iter().map(|(l, k, o, d, kl)| json!({"layer": l, "option_id": k, "option": o, "delta": d, "kl": kl})).collect::<Vec<_>>(),
+            "model": p.inputs.model.name, "data": p.splits.calibration.name, "baseline": p.table.baseline,
+            "entries": rows.iter().map(|r| json!({"layer": r.layer, "option_id": r.option_id, "option": r.option, "delta": r.delta, "kl": r.kl})).collect::<Vec<_>>(),
         }))?,
-        _ => {
-            let mut s = String::from("layer,option_id,option,delta,kl\n");
-            for (l, k, o, d, kl) in &rows {
-                let _ = writeln!(s, "{l},{k},\"{o}\",{d},{kl}");
-            }
-            s
-        }
+        _ => sculpt_run::table_csv(&rows)?,
     };
-    sculpt_model::write_atomic(&args.out, text.as_bytes())?;
+    output::write_file(&args.out, text.as_bytes(), "the sensitivity table")?;
     println!(
         "{} entries ({} from the cache), baseline {:.4} on {} calibration samples; wrote {}",
         rows.len(),
@@ -183,29 +134,26 @@ pub(crate) fn sensitivity(args: &SensitivityArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn proxy_check(args: &ProxyCheckArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.samples >= 3, "--samples must be at least 3");
-    let kind = match args.proxy.as_str() {
-        "table" => ProxyKind::Table,
-        "corrected" => ProxyKind::TableCorrected { fit: args.fit.max(4) },
-        other => anyhow::bail!("unknown proxy `{other}`; expected table or corrected"),
+    let kind = match args.proxy {
+        CheckedProxy::Table => ProxyKind::Table,
+        CheckedProxy::Corrected => ProxyKind::TableCorrected { fit: args.fit.max(4) },
     };
-    let p = prepare(&args.common)?;
-    let b = bar();
-    b.set_message("full evaluations");
+    let progress = Progress::new();
+    let p = prepare(&args.common, &progress)?;
+    progress.stage("full evaluations");
     let check = sculpt_pipeline::proxy_check(
-        &p.model,
-        &p.space,
+        &p.inputs.model,
+        &p.inputs.space,
         &p.table,
         &p.splits.validation,
         p.splits.calib_batch.as_ref(),
         args.samples,
         args.seed,
         kind,
-        &|d, t| {
-            b.set_length(t as u64);
-            b.set_position(d as u64);
-        },
-    )?;
-    b.finish_and_clear();
+        &|d, t| progress.count("full evaluations", d, t, ""),
+    );
+    progress.finish();
+    let check = check?;
     match args.format {
         Format::Json => println!(
             "{}",

@@ -40,7 +40,7 @@ fn write_report_to(run_dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     for missing in &written.missing {
         eprintln!("note: {} is missing; no Parquet copy written", missing.display());
     }
-    let run = sculpt_report::read_run(run_dir)?;
+    let run = sculpt_run::read_run(run_dir)?;
     for note in &run.notes {
         eprintln!("note: {note}");
     }
@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match (&args.command, &args.run) {
         (Some(Command::Compare { runs, out }), _) => {
             let runs: Vec<_> =
-                runs.iter().map(|r| sculpt_report::read_run(r)).collect::<Result<_, _>>()?;
+                runs.iter().map(|r| sculpt_run::read_run(r)).collect::<Result<_, _>>()?;
             let files = sculpt_report::compare(&runs, out)?;
             for note in &files.notes {
                 eprintln!("note: {note}");
@@ -65,7 +65,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         (None, Some(run)) => {
             let out = args.out.clone().unwrap_or_else(|| run.join("report"));
             let html = write_report_to(run, &out)?;
-            let summary = sculpt_report::summarize(&sculpt_report::read_run(run)?);
+            let summary = sculpt_report::summarize(&sculpt_run::read_run(run)?);
             for line in &summary.lines {
                 println!("{line}");
             }

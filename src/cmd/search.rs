@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use sculpt_pipeline::{Constraints, EngineKind, RunMonitor, SearchConfig};
-use sculpt_search::{Observer, Progress};
+use anyhow::Context;
+
+use sculpt_pipeline::{EngineKind, ProxyMode, SearchConfig};
+use sculpt_run::{Constraints, TerminationReason};
 
 use crate::output;
+use crate::progress::Progress;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -22,28 +24,28 @@ pub(crate) struct Args {
     #[arg(long)]
     data: Option<String>,
     /// The device profile.
-    #[arg(long, default_value = "hardware-profiles/tpu-like.yaml")]
+    #[arg(long, default_value = sculpt_pipeline::DEFAULT_HARDWARE)]
     hardware: PathBuf,
     /// The search space.
-    #[arg(long, default_value = "search-spaces/default.yaml")]
+    #[arg(long, default_value = sculpt_pipeline::DEFAULT_SPACE)]
     space: PathBuf,
-    /// nsga2, bayes, exact, random or exhaustive.
-    #[arg(long, default_value = "nsga2")]
-    engine: String,
+    /// The search engine.
+    #[arg(long, default_value = "nsga2", value_parser = super::engine_parser())]
+    engine: EngineKind,
     /// Plans to evaluate.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_BUDGET)]
     budget: usize,
     /// Seed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_SEED)]
     seed: u64,
     /// The run directory.
-    #[arg(long, default_value = "runs/latest")]
+    #[arg(long, default_value = sculpt_pipeline::DEFAULT_OUT)]
     out: PathBuf,
     /// Samples per inference for the cost model.
     #[arg(long, default_value_t = 1)]
     batch: usize,
     /// Tokens per sample, for text models.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_TOKENS)]
     tokens: usize,
     /// Latency limit (seconds).
     #[arg(long)]
@@ -61,10 +63,10 @@ pub(crate) struct Args {
     #[arg(long)]
     fits_in_memory: bool,
     /// Calibration samples for the sensitivity pass.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_CALIBRATION_SAMPLES)]
     calibration_samples: usize,
     /// Validation samples for the front's re-evaluation.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = sculpt_pipeline::DEFAULT_VALIDATION_SAMPLES)]
     validation_samples: usize,
     /// Stop the engine after this many seconds.
     #[arg(long)]
@@ -78,8 +80,8 @@ pub(crate) struct Args {
     /// Accuracy proxy: hybrid (per-layer table in the search, the front re-evaluated on held-out
     /// data), table, full (every plan evaluated; small budgets, --engine bayes) or data-free
     /// (weight error, no data needed).
-    #[arg(long, default_value = "hybrid")]
-    proxy: String,
+    #[arg(long, default_value = "hybrid", value_parser = super::proxy_parser())]
+    proxy: ProxyMode,
     /// Also write the additive problem (the searched objectives' tables) as JSON, the input of
     /// benches/peers.
     #[arg(long)]
@@ -129,46 +131,7 @@ fn recovery(args: &Args) -> anyhow::Result<Option<sculpt_pipeline::SearchRecover
     }))
 }
 
-struct Monitor {
-    bar: ProgressBar,
-}
-
-impl RunMonitor for Monitor {
-    fn stage(&self, message: &str) {
-        self.bar.set_message(message.to_string());
-        self.bar.tick();
-    }
-
-    fn sensitivity(&self, done: usize, total: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(done as u64);
-    }
-}
-
-struct BarObserver {
-    bar: ProgressBar,
-}
-
-impl Observer for BarObserver {
-    fn observe(&mut self, progress: &Progress<'_>) {
-        self.bar.set_length(progress.max_evaluations as u64);
-        self.bar.set_position(progress.entry.evaluations as u64);
-        let hv =
-            progress.entry.hypervolume.map(|h| format!(", hypervolume {h:.4}")).unwrap_or_default();
-        self.bar.set_message(format!("search: front {}{hv}", progress.entry.front_size));
-    }
-}
-
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let engine = EngineKind::parse(&args.engine).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown engine `{}`; expected nsga2, bayes, exact, random or exhaustive",
-            args.engine
-        )
-    })?;
-    let proxy = sculpt_pipeline::ProxyMode::parse(&args.proxy).ok_or_else(|| {
-        anyhow::anyhow!("unknown proxy `{}`; expected hybrid, table, full or data-free", args.proxy)
-    })?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -184,7 +147,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         data: args.data.clone(),
         hardware: args.hardware.clone(),
         space: args.space.clone(),
-        engine,
+        engine: args.engine,
         budget: args.budget,
         seed: args.seed,
         out: args.out.clone(),
@@ -202,52 +165,43 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         cache_dir: (!args.no_cache).then(sculpt_pipeline::default_cache_dir),
         time_limit: args.time_limit_s.map(Duration::from_secs_f64),
         stop: Some(stop.clone()),
-        checkpoint: Some(args.out.join("checkpoint.json")),
+        checkpoints: true,
         resume: args.resume,
-        proxy,
+        proxy: args.proxy,
         export_problem: args.export_problem.clone(),
         recovery: recovery(args)?,
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let monitor = Monitor { bar: bar.clone() };
-    let summary = sculpt_pipeline::run_search(
-        &config,
-        &monitor,
-        Some(Box::new(BarObserver { bar: bar.clone() })),
-    );
-    bar.finish_and_clear();
-    let summary = summary?;
+    let progress = Progress::new();
+    let summary = sculpt_pipeline::run_search(&config, &progress, Some(progress.observer()));
+    progress.finish();
+    let summary = summary.with_context(|| format!("search into {}", args.out.display()))?;
     let report = crate::cmd::report::write_report(&summary.out);
     for note in &summary.notes {
         eprintln!("note: {note}");
     }
     let recovered = summary.front_rows.iter().any(|r| r.accuracy_loss_recovered.is_some());
+    // Losses of a task metric are shown in points; the data-free proxy's weight error has no unit.
+    let data_free = summary.metric == "weight_error";
+    let loss = |v: f64| if data_free { format!("{v:.4}") } else { format!("{:.2}", 100.0 * v) };
     let rows: Vec<Vec<String>> = summary
         .front_rows
         .iter()
         .map(|r| {
             let mut row = vec![
                 r.plan_id.to_string(),
-                format!("{:.2}", 100.0 * r.accuracy_loss),
-                r.accuracy_loss_measured.map(|v| format!("{:.2}", 100.0 * v)).unwrap_or_default(),
+                loss(r.accuracy_loss),
+                r.accuracy_loss_measured.map(loss).unwrap_or_default(),
                 format!("{:.4}", r.latency_s * 1e3),
                 r.latency_s_measured.map(|v| format!("{:.4}", v * 1e3)).unwrap_or_default(),
                 format!("{:.4}", r.energy_j * 1e3),
                 output::thousands(r.size_bytes as u64),
-                if r.feasible { "yes".into() } else { format!("no: {}", r.violated) },
-                r.plan_file.clone(),
+                if r.feasible { "yes".into() } else { format!("no: {}", r.violated.join(";")) },
+                r.plan_file.clone().unwrap_or_default(),
             ];
             if recovered {
                 row.insert(
                     3,
-                    r.accuracy_loss_recovered
-                        .map(|v| format!("{:.2}", 100.0 * v))
-                        .unwrap_or_default(),
+                    r.accuracy_loss_recovered.map(loss).unwrap_or_default(),
                 );
             }
             row
@@ -255,7 +209,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .collect();
     let mut headers = vec![
         "plan",
-        "loss_pts",
+        if data_free { "weight_error" } else { "loss_pts" },
         "loss_measured_pts",
         "latency_ms",
         "measured_ms",
@@ -282,5 +236,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Ok(path) => println!("report: {}", path.display()),
         Err(e) => eprintln!("warning: the report could not be written: {e:#}"),
     }
-    Ok(if summary.termination == "interrupted" { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    Ok(if summary.termination == TerminationReason::Interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

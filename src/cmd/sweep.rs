@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use sculpt_pipeline::RunMonitor;
 use sculpt_sweep::{
     JobStatus, LocalConfig, LocalEvent, SubmitConfig, SubmitOutcome, Sweep, TaskOutcome,
     WaitProgress,
@@ -433,21 +432,6 @@ fn merge(sweep: &Sweep) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stages of a task's search, one line each, for its log.
-struct LogMonitor;
-
-impl RunMonitor for LogMonitor {
-    fn stage(&self, message: &str) {
-        eprintln!("{message}");
-    }
-
-    fn sensitivity(&self, done: usize, total: usize) {
-        if done == total {
-            eprintln!("sensitivity: {total} entries");
-        }
-    }
-}
-
 fn task(sweep: &Sweep, index: usize, id: Option<&str>) -> anyhow::Result<ExitCode> {
     let job = sculpt_sweep::select_job(sweep, index, id)?;
     eprintln!(
@@ -457,7 +441,10 @@ fn task(sweep: &Sweep, index: usize, id: Option<&str>) -> anyhow::Result<ExitCod
         sweep.name,
         serde_json::to_string(&job.settings)?
     );
-    match sculpt_sweep::run_task(sweep, index, id, &LogMonitor)? {
+    let progress = crate::progress::Progress::new();
+    let outcome = sculpt_sweep::run_task(sweep, index, id, &progress);
+    progress.finish();
+    match outcome? {
         TaskOutcome::Done { job, dir, duration_s, warnings } => {
             for warning in &warnings {
                 eprintln!("warning: {warning}");

@@ -150,9 +150,9 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<EvalRepor
             let cos = pair_cosines(&ea, &eb)?;
             Ok(EvalReport {
                 metric: "spearman".into(),
-                value: crate::stats::spearman(&cos, scores),
+                value: sculpt_stdx::stats::spearman(&cos, scores),
                 n_samples: scores.len(),
-                details: vec![("pearson".into(), crate::stats::pearson(&cos, scores))],
+                details: vec![("pearson".into(), sculpt_stdx::stats::pearson(&cos, scores))],
             })
         }
         (Task::Classification { .. }, Data::Pairs { .. }) => Err(Error::Mismatch {

@@ -17,7 +17,6 @@ mod data;
 mod error;
 mod evaluate;
 mod idx;
-mod stats;
 
 pub use data::{
     BUILTIN_CALIB, BUILTIN_EVAL, Data, Dataset, FASHION_MNIST_DIR, Split, balanced_subset,
@@ -30,4 +29,3 @@ pub use evaluate::{
     text_outputs,
 };
 pub use idx::{IdxArray, idx_bytes, parse_idx, read_idx};
-pub use stats::{kendall_tau, pearson, spearman};

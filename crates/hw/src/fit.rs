@@ -179,44 +179,7 @@ pub fn compare(predicted: &[f64], measured: &[f64]) -> ValidationStats {
     let rel: Vec<f64> = predicted.iter().zip(measured).map(|(p, m)| ((p - m) / m).abs()).collect();
     let mape = rel.iter().sum::<f64>() / n as f64;
     let within_10pct = rel.iter().filter(|r| **r <= 0.10 + 1e-12).count() as f64 / n as f64;
-    ValidationStats { n, mape, within_10pct, spearman: spearman(&predicted[..n], &measured[..n]) }
-}
-
-/// Spearman's rank correlation with average ranks for ties; NaN when undefined.
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    if a.len() != b.len() || a.len() < 2 {
-        return f64::NAN;
-    }
-    pearson(&ranks(a), &ranks(b))
-}
-
-fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));
-    let mut ranks = vec![0.0; values.len()];
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start;
-        while end + 1 < order.len() && values[order[end + 1]] == values[order[start]] {
-            end += 1;
-        }
-        // Positions start..=end (0-based) share the average 1-based rank.
-        let rank = (start + end) as f64 / 2.0 + 1.0;
-        for &idx in &order[start..=end] {
-            ranks[idx] = rank;
-        }
-        start = end + 1;
-    }
-    ranks
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    if va == 0.0 || vb == 0.0 { f64::NAN } else { cov / (va * vb).sqrt() }
+    ValidationStats { n, mape, within_10pct, spearman: sculpt_stdx::stats::spearman(&predicted[..n], &measured[..n]) }
 }
 
 fn check_measurements(measurements: &[Measurement]) -> Result<(), Error> {
@@ -374,24 +337,6 @@ fn set_param(profile: &mut Profile, param: FreeParam, value: f64) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check_spearman(a: &[f64], b: &[f64], expected: f64) {
-        let got = spearman(a, b);
-        assert!((got - expected).abs() < 1e-12, "{a:?} {b:?}: {got} != {expected}");
-    }
-
-    #[test]
-    fn spearman_against_hand_computed_values() {
-        check_spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0], 1.0);
-        check_spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0], -1.0);
-        // Ranks (1,2,3,4,5) vs (2,1,4,3,5): d² = 1+1+1+1+0 = 4, ρ = 1 − 6·4/(5·24) = 0.8.
-        check_spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0], 0.8);
-        // Ties: ranks of (1,1,2) are (1.5,1.5,3); against (1,2,3): Pearson of (1.5,1.5,3),(1,2,3)
-        // = 1.5 / sqrt(1.5 · 2) = 0.8660…
-        check_spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0], 1.5 / (1.5f64 * 2.0).sqrt());
-        assert!(spearman(&[1.0], &[1.0]).is_nan());
-        assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
-    }
 
     #[test]
     fn compare_counts_the_ten_percent_band() {

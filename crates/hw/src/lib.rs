@@ -54,12 +54,12 @@ pub use cost_model::CostModel;
 pub use error::{Error, Result};
 pub use fit::{
     FitConfig, FitReport, FittedParam, FreeParam, Measurement, ValidationStats, compare, fit,
-    spearman, validate,
+    validate,
 };
 pub use lookup::{LookupTable, TableHit, TableRow};
 pub use profile::{
     DeviceKind, FallbackWeights, LookupMode, LookupSpec, MemoryLevelSpec, MissingPolicy, NmSupport,
-    PrecisionSupport, Profile, SCHEMA_VERSION, Throughput, UnstructuredSupport,
+    PrecisionSupport, Profile, Runtime, SCHEMA_VERSION, Throughput, UnstructuredSupport,
 };
 pub use systolic::{Dataflow, SystolicArray};
 pub use workload::{

@@ -31,6 +31,15 @@ pub enum DeviceKind {
     Systolic,
 }
 
+/// The runtime a profile describes, when it is one sculpt can run and time itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// sculpt's own candle runtime on this machine: layers are costed with the kernels candle
+    /// really has, and a search re-times its front in-process.
+    Candle,
+}
+
 /// What happens to the weights of a layer that runs through a fallback kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,6 +210,11 @@ impl Profile {
         &self.raw.name
     }
 
+    /// The runtime the profile describes, when sculpt can run it on this machine (`runtime:`).
+    pub fn runtime(&self) -> Option<Runtime> {
+        self.raw.runtime
+    }
+
     /// The device's class.
     pub fn kind(&self) -> DeviceKind {
         self.raw.kind
@@ -321,6 +335,8 @@ pub(crate) struct RawProfile {
     kind: DeviceKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runtime: Option<Runtime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     systolic: Option<RawSystolic>,
     pub(crate) precisions: RawPrecisions,

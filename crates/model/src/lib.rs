@@ -25,6 +25,7 @@ mod ops;
 mod profile;
 mod serial;
 mod spec;
+mod timing;
 mod tokenizer;
 mod train;
 mod weights;
@@ -45,11 +46,12 @@ pub use spec::{
     Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_model,
     load_safetensors_with_spec, read_bert_config, spec_metadata,
 };
+pub use timing::{random_batch, time_forward};
 pub use tokenizer::Tokenizer;
 pub use train::{
     EpochReport, LossFn, TrainConfig, TrainHooks, TrainVar, train, train_classifier, train_with,
 };
-pub use weights::{SafetensorsFile, safetensors_bytes, write_atomic, write_safetensors};
+pub use weights::{SafetensorsFile, safetensors_bytes, write_safetensors};
 
 /// Every weight tensor of a graph under its file name (`<layer>.<role>`), in graph order.
 pub fn named_tensors(graph: &Graph) -> Vec<(String, candle_core::Tensor)> {

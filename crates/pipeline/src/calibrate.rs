@@ -18,23 +18,11 @@ use sculpt_model::{
     Batch, Conv2d, Graph, InputKind, InputSpec, Linear, Model, Node, Op, Pool2d, Task, ValueRef,
 };
 
-use crate::costs::{graph_cost, graph_workloads};
-use crate::error::{Error, Result};
-use crate::space::ExpandedSpace;
+use sculpt_stdx::stats::TimingStat;
 
-/// The median of `reps` timed forward passes after two warm-up passes.
-pub fn time_forward(graph: &Graph, input: &Batch, reps: usize) -> Result<f64> {
-    for _ in 0..2 {
-        graph.forward(input)?;
-    }
-    let mut t = Vec::with_capacity(reps);
-    for _ in 0..reps.max(1) {
-        let s = Instant::now();
-        graph.forward(input)?;
-        t.push(s.elapsed().as_secs_f64());
-    }
-    Ok(TimingStat::Median.of(&mut t))
-}
+use crate::costs::{graph_cost, graph_workloads};
+use crate::error::Result;
+use crate::space::ExpandedSpace;
 
 /// One micro-benchmark: a one-layer graph, its input and how it is stored.
 struct Case {
@@ -203,8 +191,9 @@ fn measure_cases(
         let batch = c.input.len();
         let w = graph_workloads(&c.graph, batch, 1)?;
         let Some(nw) = w.into_iter().next() else { continue };
-        let t = time_forward(&c.graph, &c.input, reps)?;
-        out.push(Measurement { workload: nw.workload, compression: c.compression, latency_s: t });
+        let mut passes = sculpt_model::time_forward(&c.graph, &c.input, 2, reps.max(1))?;
+        let latency_s = TimingStat::Median.of(&mut passes);
+        out.push(Measurement { workload: nw.workload, compression: c.compression, latency_s });
         progress(i + 1, cases.len());
     }
     Ok(out)
@@ -272,57 +261,6 @@ fn runnable(
     sculpt_compress::attach_candle_kernels(&mut c)?;
     let options = c.applied.iter().cloned().collect();
     Ok((c.model.graph.fold_batch_norms()?, options))
-}
-
-fn random_input(graph: &Graph, batch: usize) -> Result<Batch> {
-    Ok(match graph.inputs().first().map(|s| &s.kind) {
-        Some(InputKind::Image { channels, height, width, .. }) => {
-            Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), &Device::Cpu)?)
-        }
-        Some(InputKind::Features { dim }) => {
-            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), &Device::Cpu)?)
-        }
-        _ => return Err(Error::Invalid { msg: "timing supports image and feature models".into() }),
-    })
-}
-
-/// How repeated timings of the same thing are summarised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimingStat {
-    /// The fastest pass: noise on a shared machine (preemption, a sleeping sibling thread woken
-    /// late) only ever adds time, so the minimum is the least disturbed estimate.
-    Min,
-    /// The 10th percentile: nearly as robust to added noise as the minimum, less to one lucky pass.
-    P10,
-    /// The median pass.
-    Median,
-    /// The mean of all passes.
-    Mean,
-    /// The interquartile mean: the mean of the middle half of the passes, stable where passes
-    /// fall into a fast and a slow group of similar size (where the median jumps between them).
-    Iqm,
-}
-
-impl TimingStat {
-    /// The statistic of `samples` (sorted in place); 0 for none.
-    pub fn of(self, samples: &mut [f64]) -> f64 {
-        if samples.is_empty() {
-            return 0.0;
-        }
-        samples.sort_by(f64::total_cmp);
-        let n = samples.len();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        match self {
-            TimingStat::Min => samples[0],
-            TimingStat::P10 => samples[(n - 1) / 10],
-            TimingStat::Median => samples[n / 2],
-            TimingStat::Mean => mean(samples),
-            TimingStat::Iqm => {
-                let cut = n / 4;
-                mean(&samples[cut..n - cut])
-            }
-        }
-    }
 }
 
 /// A random compressed plan of a demo model and its timed passes.
@@ -443,7 +381,7 @@ pub fn time_plans(
                 }
                 let plan = space.plan(&model.graph, &genome, &model.name);
                 let (graph, options) = runnable(model, &plan)?;
-                let input = random_input(&graph, config.batch)?;
+                let input = sculpt_model::random_batch(&graph, config.batch, 1)?;
                 if for_table {
                     table_genomes.insert(genome.clone());
                 }
@@ -533,22 +471,4 @@ pub fn validate_plans(
     let predicted: Vec<f64> = rows.iter().map(|r| r.2).collect();
     let measured: Vec<f64> = rows.iter().map(|r| r.3).collect();
     Ok(PlanValidation { stats: sculpt_hw::compare(&predicted, &measured), rows })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::TimingStat;
-
-    #[test]
-    fn timing_stats_pick_the_expected_order_statistic() {
-        // 11 samples 0..=10 shuffled: minimum 0, 10th percentile the 2nd smallest (index
-        // (11 − 1) / 10 = 1), median the 6th.
-        let samples = [7.0, 3.0, 10.0, 0.0, 5.0, 1.0, 9.0, 2.0, 8.0, 4.0, 6.0];
-        assert_eq!(TimingStat::Min.of(&mut samples.clone()), 0.0);
-        assert_eq!(TimingStat::P10.of(&mut samples.clone()), 1.0);
-        assert_eq!(TimingStat::Median.of(&mut samples.clone()), 5.0);
-        // An even count takes the upper middle; none gives 0.
-        assert_eq!(TimingStat::Median.of(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
-        assert_eq!(TimingStat::Min.of(&mut []), 0.0);
-    }
 }

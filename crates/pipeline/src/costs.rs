@@ -349,7 +349,7 @@ pub fn graph_cost(
     Ok((cost_model.model_cost(&layers)?, workloads))
 }
 
-/// Profiles named `cpu-host` describe sculpt's own candle runtime on this CPU, which has
+/// Profiles with `runtime: candle` describe sculpt's own candle runtime on this CPU, which has
 /// quantized kernels only for Linear layers whose input width fits candle's blocks (32 values;
 /// 256 for the k-quants) and no sparse or quantized convolutions. On that profile a layer is
 /// costed with the kernel it will really get: quantized convolutions and misfit Linear layers at
@@ -359,7 +359,7 @@ pub fn runtime_compression(
     op: &Op,
     comp: LayerCompression,
 ) -> LayerCompression {
-    if cost_model.profile().name() != "cpu-host" {
+    if cost_model.profile().runtime() != Some(sculpt_hw::Runtime::Candle) {
         return comp;
     }
     let mut c = LayerCompression { sparsity: Sparsity::Dense, ..comp };

@@ -17,6 +17,12 @@ pub enum Error {
     /// An error from the evaluation crate.
     #[error(transparent)]
     Eval(Box<sculpt_eval::Error>),
+    /// The search engine stopped with an error.
+    #[error(transparent)]
+    Search(#[from] sculpt_search::SearchError),
+    /// The run directory could not be written.
+    #[error(transparent)]
+    Run(#[from] sculpt_run::Error),
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

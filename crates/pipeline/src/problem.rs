@@ -9,7 +9,9 @@ use sculpt_search::{
 
 use crate::costs::{NodeWorkload, default_activation_precision, option_workloads};
 use crate::error::Result;
-use crate::space::{Constraints, ExpandedSpace, ObjectiveKind};
+use sculpt_run::{Constraints, Quantity};
+
+use crate::space::ExpandedSpace;
 
 /// The modelled cost of one option of one gene (summed over its layers and factors).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -119,7 +121,7 @@ pub fn cost_tables(
     let baseline = match cost_model.model_cost(&all) {
         Ok(cost) => cost,
         Err(fp32_error) => {
-            // A device that rejects fp32: the baseline is costed at int8 (see `run::baseline`).
+            // A device that rejects fp32: the baseline is costed at int8 (see `record::baseline`).
             let int8 = crate::costs::layer_compression(&crate::costs::int8_baseline_option())?;
             let all8: Vec<_> = workloads
                 .iter()
@@ -140,7 +142,7 @@ pub fn cost_tables(
     })
 }
 
-/// The four quantities of a plan, in [`ObjectiveKind::ALL`] order.
+/// The four quantities of a plan, in [`Quantity::ALL`] order.
 pub type Quantities = [f64; 4];
 
 /// Additive tables of all four quantities and the objective engines minimise.
@@ -161,7 +163,7 @@ impl TableObjective {
     pub fn new(
         costs: &CostTables,
         sensitivity: &[Vec<f64>],
-        objectives: &[ObjectiveKind],
+        objectives: &[Quantity],
         constraints: &Constraints,
     ) -> TableObjective {
         let genes = costs
@@ -182,7 +184,7 @@ impl TableObjective {
             genes,
             objectives: objectives
                 .iter()
-                .map(|o| ObjectiveKind::ALL.iter().position(|k| k == o).unwrap_or(0))
+                .map(|o| o.index())
                 .collect(),
             bounds,
         }

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use sculpt_model::{Batch, Model};
 use serde::Serialize;
 
-use sculpt_eval::{kendall_tau, spearman};
+use sculpt_stdx::stats::{kendall_tau, spearman};
 
 use crate::error::Result;
 use crate::sensitivity::{EvalSet, SensitivityTable, evaluate_plan, reference};

@@ -10,7 +10,10 @@ use sculpt_compress::{
 };
 use sculpt_model::{Batch, Model, Task};
 
+use sculpt_run::{PlanRow, RunWriter};
+
 use crate::error::{Error, Result};
+use crate::run::RunMonitor;
 use crate::sensitivity::EvalSet;
 
 /// What `--recover` asks of a search.
@@ -96,14 +99,13 @@ pub(crate) fn baseline_metric(model: &Model, set: &TrainingSet) -> Result<f64> {
 /// Compresses `model` with `plan`, recovers it, writes it to `out_dir/file`, and returns the
 /// recovered held-out metric.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn recover_plan(
+fn recover_plan(
     model: &Model,
     plan: &CompressionPlan,
     calibration: Option<&Batch>,
     data: &RecoveryData,
     config: &RecoveryConfig,
-    out_dir: &Path,
-    file: &str,
+    path: &Path,
     on_event: &mut dyn FnMut(&RecoveryEvent<'_>),
 ) -> Result<f64> {
     let compressed = sculpt_compress::apply_plan(model, plan, None, &ApplyOptions { calibration })?;
@@ -121,10 +123,70 @@ pub(crate) fn recover_plan(
         },
     })
     .to_string();
-    sculpt_compress::write_compressed(&recovered.compressed, &out_dir.join(file), &provenance)?;
+    sculpt_compress::write_compressed(&recovered.compressed, path, &provenance)?;
     recovered
         .held_out_after
         .ok_or_else(|| Error::Invalid { msg: "recovery did not score the held-out split".into() })
+}
+
+/// `search --recover`: trains the picked front plans back, writes each recovered model into the
+/// run directory's `recovered/` and sets its row's `accuracy_loss_recovered`; returns the run
+/// note that says what was done.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recover_front(
+    model: &Model,
+    plans: &[(usize, CompressionPlan)],
+    front_rows: &mut [PlanRow],
+    calibration: Option<&Batch>,
+    recovery: &SearchRecovery,
+    data: &RecoveryData,
+    writer: &RunWriter,
+    monitor: &dyn RunMonitor,
+) -> Result<String> {
+    let held = data
+        .held_out
+        .as_ref()
+        .ok_or_else(|| Error::Invalid { msg: "recovery has no held-out split".into() })?;
+    let baseline = baseline_metric(model, held)?;
+    let losses: Vec<f64> =
+        front_rows.iter().map(|f| f.accuracy_loss_measured.unwrap_or(f.accuracy_loss)).collect();
+    let picks = recovery_picks(&losses, recovery.top);
+    writer.create_dir(sculpt_run::layout::RECOVERED_DIR)?;
+    let config = &recovery.config;
+    for (k, &i) in picks.iter().enumerate() {
+        let path = writer.path(&sculpt_run::layout::recovered_model_file(i));
+        let mut on_event = |e: &RecoveryEvent<'_>| {
+            if let RecoveryEvent::Epoch(rec) = e {
+                monitor.stage(&format!(
+                    "recovering front plan {i} ({}/{}): epoch {}/{}, validation {:.2} %",
+                    k + 1,
+                    picks.len(),
+                    rec.epoch,
+                    config.epochs,
+                    100.0 * rec.validation
+                ));
+            }
+        };
+        monitor.stage(&format!(
+            "recovering front plan {i} ({}/{}) with {}",
+            k + 1,
+            picks.len(),
+            config.method.name()
+        ));
+        let metric =
+            recover_plan(model, &plans[i].1, calibration, data, config, &path, &mut on_event)?;
+        front_rows[i].accuracy_loss_recovered = Some(baseline - metric);
+    }
+    Ok(format!(
+        "recovery: {} front plan(s) trained back with {} for {} epoch(s) on {} samples of {}; \
+         accuracy_loss_recovered is measured on the held-out split, the recovered models are \
+         in recovered/",
+        picks.len(),
+        config.method.name(),
+        config.epochs,
+        data.train.len(),
+        data.train.name
+    ))
 }
 
 #[cfg(test)]

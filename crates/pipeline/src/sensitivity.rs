@@ -317,7 +317,8 @@ pub fn sensitivity(
                 .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
         let text = serde_json::to_string(&cache).unwrap_or_default();
-        sculpt_model::write_atomic(path, text.as_bytes())?;
+        sculpt_stdx::write_atomic(path, text.as_bytes())
+            .map_err(|source| Error::Io { path: path.clone(), source })?;
     }
     Ok(SensitivityTable { baseline: reference.metric, entries, cached, warnings })
 }

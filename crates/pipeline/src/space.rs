@@ -29,88 +29,11 @@ use std::path::Path;
 use sculpt_compress::{CompressionPlan, LayerOption, Prune, PruneKind, Quant, Rank, glob_match};
 use sculpt_hw::CostModel;
 use sculpt_model::{Graph, LayerKind, Op};
+use sculpt_run::{Constraints, Quantity};
 use serde::{Deserialize, Serialize};
 
 use crate::costs::{NodeWorkload, option_workloads};
 use crate::error::{Error, Result};
-
-/// What a search minimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectiveKind {
-    /// Baseline metric minus the plan's (from the proxy during the search).
-    AccuracyLoss,
-    /// Modelled latency of one inference, seconds.
-    LatencyS,
-    /// Modelled energy of one inference, joules.
-    EnergyJ,
-    /// Stored weight bytes.
-    SizeBytes,
-}
-
-impl ObjectiveKind {
-    /// The column name (`accuracy_loss`, `latency_s`, `energy_j`, `size_bytes`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectiveKind::AccuracyLoss => "accuracy_loss",
-            ObjectiveKind::LatencyS => "latency_s",
-            ObjectiveKind::EnergyJ => "energy_j",
-            ObjectiveKind::SizeBytes => "size_bytes",
-        }
-    }
-
-    /// All four, in column order.
-    pub const ALL: [ObjectiveKind; 4] = [
-        ObjectiveKind::AccuracyLoss,
-        ObjectiveKind::LatencyS,
-        ObjectiveKind::EnergyJ,
-        ObjectiveKind::SizeBytes,
-    ];
-}
-
-/// Limits a plan must meet.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Constraints {
-    /// Latency at most this, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_latency_s: Option<f64>,
-    /// Energy at most this, joules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_energy_j: Option<f64>,
-    /// Stored weights at most this many bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_size_bytes: Option<f64>,
-    /// Accuracy loss at most this (a fraction: 0.01 = one point).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_accuracy_drop: Option<f64>,
-    /// Weights plus peak activations fit in the device's memory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fits_in_memory: Option<bool>,
-}
-
-impl Constraints {
-    /// Whether no constraint is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Constraints::default()
-    }
-
-    /// The upper bound on each objective kind (all four, in [`ObjectiveKind::ALL`] order).
-    pub fn bounds(&self) -> [Option<f64>; 4] {
-        [self.max_accuracy_drop, self.max_latency_s, self.max_energy_j, self.max_size_bytes]
-    }
-
-    /// Merges `other` into `self` (values in `other` win).
-    pub fn merged(&self, other: &Constraints) -> Constraints {
-        Constraints {
-            max_latency_s: other.max_latency_s.or(self.max_latency_s),
-            max_energy_j: other.max_energy_j.or(self.max_energy_j),
-            max_size_bytes: other.max_size_bytes.or(self.max_size_bytes),
-            max_accuracy_drop: other.max_accuracy_drop.or(self.max_accuracy_drop),
-            fits_in_memory: other.fits_in_memory.or(self.fits_in_memory),
-        }
-    }
-}
 
 /// Which layers a rule applies to.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -160,7 +83,7 @@ pub struct SearchSpace {
     pub name: Option<String>,
     /// What to minimise (default accuracy_loss and latency_s).
     #[serde(default = "default_objectives")]
-    pub objectives: Vec<ObjectiveKind>,
+    pub objectives: Vec<Quantity>,
     /// Limits.
     #[serde(default)]
     pub constraints: Constraints,
@@ -171,8 +94,8 @@ pub struct SearchSpace {
     pub ties: Vec<Vec<String>>,
 }
 
-fn default_objectives() -> Vec<ObjectiveKind> {
-    vec![ObjectiveKind::AccuracyLoss, ObjectiveKind::LatencyS]
+fn default_objectives() -> Vec<Quantity> {
+    vec![Quantity::AccuracyLoss, Quantity::Latency]
 }
 
 impl SearchSpace {
@@ -247,7 +170,7 @@ impl SearchSpace {
         let all = self.constraints.bounds();
         self.objectives
             .iter()
-            .map(|o| all[ObjectiveKind::ALL.iter().position(|k| k == o).unwrap_or(0)])
+            .map(|o| all[o.index()])
             .collect()
     }
 }

@@ -5,8 +5,9 @@ use std::path::Path;
 use sculpt_hw::{CostModel, Profile};
 use sculpt_model::load_model;
 use sculpt_pipeline::{
-    PlanTimingConfig, SearchSpace, TimingStat, expand, graph_workloads, time_plans, validate_plans,
+    PlanTimingConfig, SearchSpace, expand, graph_workloads, time_plans, validate_plans,
 };
+use sculpt_stdx::stats::TimingStat;
 
 /// Validation plans are held out (no genome of a table plan), every table plan contributes one
 /// measured row per timed layer, and a lookup table of those rows predicts each validation plan

@@ -13,8 +13,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
-use crate::io::{persist, temp_path_for, write_atomic};
-use crate::run::Objective;
+use sculpt_stdx::temp_path_for;
+
+use crate::io::{persist, write_atomic};
+use sculpt_run::Quantity;
+
+use crate::units::QuantityText;
 
 /// DejaVu Sans 2.37 (Debian fonts-dejavu-core); licence in assets/DejaVuSans-LICENSE.txt.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -299,7 +303,7 @@ fn draw_legend<DB: DrawingBackend>(
 fn draw_colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     top: i32,
-    objective: Objective,
+    objective: Quantity,
     lo: f64,
     hi: f64,
 ) -> Result<(), String> {
@@ -334,9 +338,9 @@ fn draw_colour_bar<DB: DrawingBackend>(
 #[derive(Clone, Debug)]
 pub(crate) struct ParetoChart {
     pub(crate) title: String,
-    pub(crate) x: Objective,
-    pub(crate) y: Objective,
-    pub(crate) colour_by: Option<Objective>,
+    pub(crate) x: Quantity,
+    pub(crate) y: Quantity,
+    pub(crate) colour_by: Option<Quantity>,
     /// Feasible plans off the front, display units.
     pub(crate) others: Vec<(f64, f64)>,
     /// Infeasible plans off the front.
@@ -618,8 +622,8 @@ pub(crate) type Series = (String, Vec<(f64, f64)>, bool);
 #[derive(Clone, Debug)]
 pub(crate) struct OverlayChart {
     pub(crate) title: String,
-    pub(crate) x: Objective,
-    pub(crate) y: Objective,
+    pub(crate) x: Quantity,
+    pub(crate) y: Quantity,
     /// Per run: label, points (display units), whether to join the points as a staircase.
     pub(crate) series: Vec<Series>,
 }

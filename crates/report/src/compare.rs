@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use crate::analysis::{hypervolume, pareto_levels};
 use crate::charts::{OverlayChart, render};
 use crate::doc::{
     Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, rich, strong, text,
@@ -12,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::format::{TABLE_DIGITS, human, short_hash, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
 use crate::report::ReportFiles;
-use crate::run::{Constraint, Objective, Plan, Run};
+use crate::units::{ConstraintText, QuantityText};
+use sculpt_run::{Constraint, PlanRow, Quantity, Run};
+use sculpt_search::{hypervolume_exact, pareto_levels};
 
 /// Margin of the shared hypervolume reference point beyond the worst front value, as a fraction
 /// of the objective's range over all runs.
@@ -24,7 +25,7 @@ pub struct RobustPlan {
     /// Indexes (into the runs given) of the runs of the group: same model and search space.
     pub runs: Vec<usize>,
     /// The objectives the ranks are taken on (those all runs of the group minimised).
-    pub objectives: Vec<Objective>,
+    pub objectives: Vec<Quantity>,
     /// The chosen plan's genome in the first run of the group, or `None` when no plan was
     /// evaluated and feasible in every run.
     pub genome: Option<String>,
@@ -49,12 +50,12 @@ pub struct Comparison {
     /// space, seed, proxy, budget), or the directory name when none differs.
     pub labels: Vec<String>,
     /// Objectives every run minimised, in the first run's order.
-    pub shared_objectives: Vec<Objective>,
+    pub shared_objectives: Vec<Quantity>,
     /// Constraints set in every run; a bound set differently is applied at its strictest.
     pub shared_constraints: Vec<Constraint>,
     /// Per run: the front plan with the lowest accuracy loss among those meeting
     /// `shared_constraints`.
-    pub best: Vec<Option<Plan>>,
+    pub best: Vec<Option<PlanRow>>,
     /// Per shared objective: the best value over all runs' feasible front plans (SI units).
     pub ideal: Vec<f64>,
     /// Per shared objective: the worst value over all runs' feasible front plans (SI units).
@@ -98,7 +99,7 @@ pub fn comparison(runs: &[Run]) -> Result<Comparison> {
     let mut notes = Vec::new();
     let labels = labels(runs);
 
-    let shared_objectives: Vec<Objective> = runs[0]
+    let shared_objectives: Vec<Quantity> = runs[0]
         .meta
         .objectives
         .iter()
@@ -133,7 +134,7 @@ pub fn comparison(runs: &[Run]) -> Result<Comparison> {
 
     let shared_constraints = shared_constraints(runs, &mut notes);
 
-    let best: Vec<Option<Plan>> = runs
+    let best: Vec<Option<PlanRow>> = runs
         .iter()
         .map(|run| {
             run.front_plans()
@@ -187,7 +188,7 @@ pub fn comparison(runs: &[Run]) -> Result<Comparison> {
                 .collect();
             let reference = vec![1.0 + REFERENCE_MARGIN; d];
             let total = (1.0 + REFERENCE_MARGIN).powi(d as i32);
-            Some(hypervolume(&normalised, &reference) / total)
+            Some(hypervolume_exact(&normalised, &reference) / total)
         })
         .collect();
     if !any_points {
@@ -304,7 +305,7 @@ fn shared_constraints(runs: &[Run], notes: &mut Vec<String>) -> Vec<Constraint> 
 }
 
 fn group_key(run: &Run) -> Option<(String, String)> {
-    let pick = |input: Option<&crate::run::InputRef>| {
+    let pick = |input: Option<&sculpt_run::Source>| {
         input.and_then(|i| i.sha256.clone().or_else(|| i.name.clone()))
     };
     Some((pick(run.meta.model.as_ref())?, pick(run.meta.space.as_ref())?))
@@ -356,7 +357,7 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
     }
     let mut out = Vec::new();
     for members in groups.into_values().filter(|m| m.len() >= 2) {
-        let objectives: Vec<Objective> = runs[members[0]]
+        let objectives: Vec<Quantity> = runs[members[0]]
             .meta
             .objectives
             .iter()
@@ -368,16 +369,16 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
         // genes) number the same plan differently. Otherwise by genome.
         let genes: Option<Vec<Genes>> = members.iter().map(|&i| genes_of(&runs[i])).collect();
         // Per run: key → (plan, normalised rank).
-        let mut per_run: Vec<HashMap<String, (Plan, f64)>> = Vec::new();
+        let mut per_run: Vec<HashMap<String, (PlanRow, f64)>> = Vec::new();
         for (k, &i) in members.iter().enumerate() {
             let run = &runs[i];
             let source = run.candidates.rows().unwrap_or_else(|| run.front_plans());
-            let key = |p: &Plan| match &genes {
+            let key = |p: &PlanRow| match &genes {
                 Some(g) => plan_content(&g[k], &p.genome),
                 None => Some(p.genome.clone()),
             };
             let mut seen = HashSet::new();
-            let plans: Vec<(&Plan, String)> = source
+            let plans: Vec<(&PlanRow, String)> = source
                 .iter()
                 .filter(|p| p.feasible && !p.genome.is_empty())
                 .filter_map(|p| key(p).map(|k| (p, k)))
@@ -595,7 +596,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         )]));
         for i in 0..objectives.len() {
             for j in (i + 1)..objectives.len() {
-                let (x, y) = Objective::chart_axes(objectives[i], objectives[j]);
+                let (x, y) = crate::units::chart_axes(objectives[i], objectives[j]);
                 let series = runs
                     .iter()
                     .zip(&cmp.labels)
@@ -604,7 +605,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                             .front_plans()
                             .iter()
                             .filter(|p| p.feasible)
-                            .map(|p| (x.to_display(p.objective(x)), y.to_display(p.objective(y))))
+                            .map(|p| (x.to_display(p.quantity(x)), y.to_display(p.quantity(y))))
                             .collect();
                         let staircase = run.meta.objectives.len() == 2;
                         (label.clone(), pts, staircase)
@@ -651,8 +652,8 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                     "plan_id",
                     Some(plan.plan_id as f64),
                 ));
-                for objective in Objective::ALL {
-                    let si = plan.objective(objective);
+                for objective in Quantity::ALL {
+                    let si = plan.quantity(objective);
                     cells.push(Cell::number(
                         sig(objective.to_display(si), TABLE_DIGITS),
                         objective.column(),
@@ -670,7 +671,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
             }
             None => {
                 cells.push(Cell::text("none"));
-                for _ in Objective::ALL {
+                for _ in Quantity::ALL {
                     cells.push(Cell::number("–".into(), "", None));
                 }
                 cells.push(Cell::text("no front plan meets the shared constraints"));
@@ -680,7 +681,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         rows.push(Row { cells, data: vec![("run".into(), i.to_string())] });
     }
     let mut header = vec!["Run".to_string(), "Plan".to_string()];
-    header.extend(Objective::ALL.iter().map(|o| capitalised(&o.axis_title())));
+    header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
     header.extend(["Against its baseline".to_string(), "Plan file".to_string()]);
     blocks.push(Block::Table(DocTable { id: "best".into(), header, rows }));
     sections.push(Section { id: "best".into(), title: "Best plan per run".into(), blocks });
@@ -798,10 +799,10 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                                 Some(group.normalised_ranks[k]),
                             ),
                         ];
-                        for objective in Objective::ALL {
+                        for objective in Quantity::ALL {
                             match plan {
                                 Some(p) => {
-                                    let si = p.objective(objective);
+                                    let si = p.quantity(objective);
                                     cells.push(Cell::number(
                                         sig(objective.to_display(si), TABLE_DIGITS),
                                         objective.column(),
@@ -818,7 +819,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                     .collect();
                 let mut header =
                     vec!["Run".to_string(), "Plan".to_string(), "Normalised rank".to_string()];
-                header.extend(Objective::ALL.iter().map(|o| capitalised(&o.axis_title())));
+                header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
                 blocks.push(Block::Table(DocTable {
                     id: format!("robust-{genome}"),
                     header,

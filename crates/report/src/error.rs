@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
-/// Everything that stops sculpt-report from reading a run or writing a report.
+/// Everything that stops sculpt-report from writing a report or a table.
 ///
-/// Problems that only spoil one part of a report (a missing table, a run from another format
-/// version) are not errors: [`read_run`](crate::read_run) records them as
-/// [`Run::notes`](crate::Run::notes) and the report says what it could not show.
+/// Reading a run is sculpt-run's job; problems that only spoil one part of a report (a missing
+/// table, a run from another format version) are in
+/// [`Run::notes`](sculpt_run::Run::notes) and the report says what it could not show.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -15,23 +15,6 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
-    },
-    /// The folder has no `run.yaml`, so it is not a sculpt run directory.
-    #[error("{dir}: not a sculpt run directory (run.yaml is missing)")]
-    MissingRunYaml {
-        /// The folder given.
-        dir: PathBuf,
-    },
-    /// `run.yaml` is not valid YAML or a value has the wrong type.
-    #[error(transparent)]
-    RunYaml(#[from] sculpt_yaml::Error),
-    /// `run.yaml` parses but cannot describe a run (no `format_version`, say).
-    #[error("{path}: {msg}")]
-    InvalidRun {
-        /// The run.yaml file.
-        path: PathBuf,
-        /// What is wrong and what was expected.
-        msg: String,
     },
     /// A CSV table could not be converted to Parquet.
     #[error("{path}: {msg}")]

@@ -1,46 +1,12 @@
 //! Atomic file writes and relative links.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Component, Path};
 
 use crate::error::{Error, Result};
 
-/// A temporary name next to `path`, unique within this process, keeping the extension (the
-/// bitmap encoder picks the image format from it).
-pub(crate) fn temp_path_for(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}-{n}{ext}", std::process::id()))
-}
-
-/// Writes a file through `fill` into a temporary file next to `path`, then renames it into place,
-/// so that readers never see a half-written file.
-pub(crate) fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> Result<()> {
-    let tmp = temp_path_for(path);
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        fill(&mut file)?;
-        file.flush()?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically, with an error that names the file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |file| file.write_all(bytes))
+    sculpt_stdx::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Renames a finished temporary file into place, removing it on failure.
@@ -101,18 +67,5 @@ mod tests {
         let link = relative_link(&root.join("run"), &root.join("run/plans/front-001.yaml"));
         assert_eq!(link, "plans/front-001.yaml");
         std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn atomic_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("sculpt-report-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        write_atomic(&dir.join("a.txt"), b"hello").unwrap();
-        write_atomic(&dir.join("a.txt"), b"world").unwrap();
-        let names: Vec<_> =
-            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("a.txt")]);
-        assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "world");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

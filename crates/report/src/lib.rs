@@ -1,9 +1,10 @@
 //! Reports of sculpt runs: Parquet tables, charts, an HTML and a Markdown report per run, and a
 //! comparison of several runs. This is the only sculpt crate that uses polars and plotters.
 //!
-//! * [`read_run`] reads a run directory (docs/run-format.md) into a [`Run`]. Only an unusable
-//!   `run.yaml` is an error; a missing table or another format version becomes a note in
-//!   [`Run::notes`] and the report says what it cannot show.
+//! A run directory is read with [`sculpt_run::read_run`], which owns its format; a missing table
+//! or another format version becomes a note in [`Run::notes`](sculpt_run::Run::notes) and the
+//! report says what it cannot show.
+//!
 //! * [`write_tables`] converts `candidates.csv` and `front.csv` to Parquet.
 //! * [`write_report`] writes `index.html` (one self-contained file: inline SVG and CSS, no
 //!   scripts, no external resources), `report.md` (PNG charts referenced relatively) and every
@@ -14,7 +15,7 @@
 //!   CSV/Parquet table per kind, each row tagged with its run's job id and settings.
 //!
 //! ```
-//! let run = sculpt_report::read_run("../../tests/fixtures/runs/tpu-2obj".as_ref()).unwrap();
+//! let run = sculpt_run::read_run("../../tests/fixtures/runs/tpu-2obj".as_ref()).unwrap();
 //! let summary = sculpt_report::summarize(&run);
 //! assert_eq!(summary.recommendations[0].plan.as_ref().unwrap().plan_id, 10);
 //! assert_eq!(summary.knee.unwrap().plan_id, 37);
@@ -43,21 +44,15 @@ mod format;
 mod io;
 mod merge;
 mod report;
-mod run;
 mod steps;
 mod tables;
+mod units;
 
-pub use analysis::{
-    Recommendation, Summary, dominates, hypervolume, knee, pareto_levels, summarize,
-};
+pub use analysis::{Recommendation, Summary, knee, summarize};
 pub use compare::{Comparison, REFERENCE_MARGIN, RobustPlan, compare, comparison};
 pub use error::{Error, Result};
 pub use merge::{MergeInput, MergeValue, MergedTables, merge_runs};
 pub use report::{ReportFiles, write_report};
-pub use run::{
-    Baseline, Constraint, ConvergencePoint, DataRefs, FORMAT_VERSION, InputRef, LayerPlan,
-    LayerRow, Objective, Plan, Run, RunMeta, SensitivityRow, Table, read_run,
-};
 pub use steps::write_steps_chart;
 pub use tables::{WrittenTables, write_tables};
 

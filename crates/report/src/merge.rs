@@ -10,7 +10,9 @@ use polars::prelude::{
 };
 
 use crate::error::{Error, Result};
-use crate::io::{create_dir, write_atomic_with};
+use sculpt_stdx::write_atomic_with;
+
+use crate::io::create_dir;
 use crate::tables::read_typed;
 
 /// A value identifying a run in merged tables: text (a hardware path) or a whole number (a seed).
@@ -109,14 +111,16 @@ pub fn merge_runs(runs: &[MergeInput], out_dir: &Path) -> Result<MergedTables> {
                 .include_header(true)
                 .finish(&mut merged)
                 .map_err(|e| std::io::Error::other(e.to_string()))
-        })?;
+        })
+        .map_err(|e| Error::io(&csv_path, e))?;
         let parquet_path = out_dir.join(format!("{stem}.parquet"));
         write_atomic_with(&parquet_path, |f| {
             ParquetWriter::new(f)
                 .finish(&mut merged)
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.to_string()))
-        })?;
+        })
+        .map_err(|e| Error::io(&parquet_path, e))?;
         out.written.extend([csv_path, parquet_path]);
         match stem {
             "fronts" => out.front_rows = rows,

@@ -14,7 +14,8 @@ use crate::doc::{
 use crate::error::Result;
 use crate::format::{TABLE_DIGITS, duration, human, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
-use crate::run::{InputRef, LayerPlan, Objective, Plan, Run};
+use crate::units::{ConstraintText, QuantityText};
+use sculpt_run::{LayerPlan, PlanRow, Quantity, Run, Source, TerminationReason};
 
 /// The most plans off the front a trade-off chart draws.
 const MAX_DOTS: usize = 3000;
@@ -36,7 +37,7 @@ pub struct ReportFiles {
 #[derive(Clone, Debug)]
 struct Marked {
     tag: String,
-    plan: Plan,
+    plan: PlanRow,
     why: String,
 }
 
@@ -47,7 +48,7 @@ fn marked_plans(summary: &Summary) -> Vec<Marked> {
         if let Some(plan) = &rec.plan {
             index += 1;
             let described: Vec<String> =
-                rec.constraints.iter().map(crate::run::Constraint::describe).collect();
+                rec.constraints.iter().map(ConstraintText::describe).collect();
             marked.push(Marked {
                 tag: format!("R{index}"),
                 plan: plan.clone(),
@@ -215,7 +216,7 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
                 .collect();
             let mut cells =
                 vec![Cell::number(plan.plan_id.to_string(), "plan_id", Some(plan.plan_id as f64))];
-            for objective in Objective::ALL {
+            for objective in Quantity::ALL {
                 cells.push(objective_cell(plan, objective));
             }
             cells.push(Cell::number(sig(plan.violation, 3), "violation", Some(plan.violation)));
@@ -224,7 +225,7 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
             rows.push(Row { cells, data: vec![("plan-id".into(), plan.plan_id.to_string())] });
         }
         let mut header = vec!["Plan".to_string()];
-        header.extend(Objective::ALL.iter().map(|o| capitalised(&o.axis_title())));
+        header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
         header.extend([
             "Violation".to_string(),
             "Violated".to_string(),
@@ -241,8 +242,8 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
     if let Some(m) = baseline.metric_value {
         base_parts.push(format!("{} {}", run.meta.metric.as_deref().unwrap_or("metric"), human(m)));
     }
-    for objective in [Objective::Latency, Objective::Energy, Objective::Size] {
-        if let Some(v) = baseline.objective(objective) {
+    for objective in [Quantity::Latency, Quantity::Energy, Quantity::Size] {
+        if let Some(v) = baseline.quantity(objective) {
             base_parts.push(format!(
                 "{} {} {}",
                 objective.label(),
@@ -277,8 +278,8 @@ fn capitalised(s: &str) -> String {
     }
 }
 
-fn objective_cell(plan: &Plan, objective: Objective) -> Cell {
-    let si = plan.objective(objective);
+fn objective_cell(plan: &PlanRow, objective: Quantity) -> Cell {
+    let si = plan.quantity(objective);
     Cell::number(sig(objective.to_display(si), TABLE_DIGITS), objective.column(), Some(si))
 }
 
@@ -303,7 +304,7 @@ fn tradeoff_section(
         return Ok(Section { id: "tradeoffs".into(), title: "Trade-offs".into(), blocks });
     }
     let front_ids: HashSet<u64> = front.iter().map(|p| p.plan_id).collect();
-    let mut others: Vec<&Plan> = run
+    let mut others: Vec<&PlanRow> = run
         .candidates
         .rows()
         .map(|rows| rows.iter().filter(|p| !front_ids.contains(&p.plan_id)).collect())
@@ -335,10 +336,10 @@ fn tradeoff_section(
     }
     for i in 0..objectives.len() {
         for j in (i + 1)..objectives.len() {
-            let (x, y) = Objective::chart_axes(objectives[i], objectives[j]);
+            let (x, y) = crate::units::chart_axes(objectives[i], objectives[j]);
             let colour_by = objectives.iter().copied().find(|o| *o != x && *o != y);
-            let point = |p: &Plan| (x.to_display(p.objective(x)), y.to_display(p.objective(y)));
-            let baseline = match (run.meta.baseline.objective(x), run.meta.baseline.objective(y)) {
+            let point = |p: &PlanRow| (x.to_display(p.quantity(x)), y.to_display(p.quantity(y)));
+            let baseline = match (run.meta.baseline.quantity(x), run.meta.baseline.quantity(y)) {
                 (Some(bx), Some(by)) => Some((x.to_display(bx), y.to_display(by))),
                 _ => None,
             };
@@ -366,7 +367,7 @@ fn tradeoff_section(
                     .iter()
                     .map(|p| {
                         let (px, py) = point(p);
-                        (px, py, colour_by.map_or(0.0, |c| c.to_display(p.objective(c))))
+                        (px, py, colour_by.map_or(0.0, |c| c.to_display(p.quantity(c))))
                     })
                     .collect(),
                 staircase: objectives.len() == 2 && summary.n_feasible > 0,
@@ -443,32 +444,32 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
         let mut cells = vec![
             Cell::number(plan.plan_id.to_string(), "plan_id", Some(plan.plan_id as f64)),
             Cell::text(tag),
-            objective_cell(plan, Objective::AccuracyLoss),
+            objective_cell(plan, Quantity::AccuracyLoss),
         ];
         if any_measured {
             cells.push(optional_cell(
                 plan.accuracy_loss_measured,
-                Objective::AccuracyLoss,
+                Quantity::AccuracyLoss,
                 "accuracy_loss_measured",
             ));
         }
         if any_recovered {
             cells.push(optional_cell(
                 plan.accuracy_loss_recovered,
-                Objective::AccuracyLoss,
+                Quantity::AccuracyLoss,
                 "accuracy_loss_recovered",
             ));
         }
-        cells.push(objective_cell(plan, Objective::Latency));
+        cells.push(objective_cell(plan, Quantity::Latency));
         if any_latency_measured {
             cells.push(optional_cell(
                 plan.latency_s_measured,
-                Objective::Latency,
+                Quantity::Latency,
                 "latency_s_measured",
             ));
         }
-        cells.push(objective_cell(plan, Objective::Energy));
-        cells.push(objective_cell(plan, Objective::Size));
+        cells.push(objective_cell(plan, Quantity::Energy));
+        cells.push(objective_cell(plan, Quantity::Size));
         cells.push(Cell::text(if plan.feasible {
             "yes".to_string()
         } else {
@@ -494,7 +495,7 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
     Section { id: "front".into(), title: "The front".into(), blocks }
 }
 
-fn optional_cell(value: Option<f64>, objective: Objective, column: &str) -> Cell {
+fn optional_cell(value: Option<f64>, objective: Quantity, column: &str) -> Cell {
     match value {
         Some(v) => Cell::number(sig(objective.to_display(v), TABLE_DIGITS), column, Some(v)),
         None => Cell::number("–".to_string(), column, None),
@@ -502,7 +503,7 @@ fn optional_cell(value: Option<f64>, objective: Objective, column: &str) -> Cell
 }
 
 /// Layer names in file order (first appearance).
-fn layer_order(rows: &[crate::run::LayerRow]) -> Vec<String> {
+fn layer_order(rows: &[sculpt_run::LayerRow]) -> Vec<String> {
     let mut seen = HashSet::new();
     rows.iter().filter(|r| seen.insert(r.layer.clone())).map(|r| r.layer.clone()).collect()
 }
@@ -707,9 +708,18 @@ fn convergence_section(
             run.convergence.problem().unwrap_or("tables/convergence.csv could not be read")
         )))),
         Some([]) => blocks.push(Block::Para(vec![text("tables/convergence.csv has no rows.")])),
+        Some(rows) if rows.iter().all(|r| r.hypervolume.is_none()) => {
+            blocks.push(Block::Para(vec![text(
+                "tables/convergence.csv records no hypervolume: the objectives had no bounds to measure it against.",
+            )]))
+        }
         Some(rows) => {
             let mut para = Vec::new();
-            if let Some(last) = rows.last() {
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .filter_map(|r| r.hypervolume.map(|h| (r.evaluations as f64, h)))
+                .collect();
+            if let Some(last) = rows.iter().rev().find(|r| r.hypervolume.is_some()) {
                 let reference = run
                     .meta
                     .hypervolume_reference
@@ -730,7 +740,7 @@ fn convergence_section(
                     .unwrap_or_default();
                 para.push(text(format!(
                     "Hypervolume of the feasible front after each engine step{reference}; it reached {} after {} evaluations",
-                    human(last.hypervolume),
+                    human(last.hypervolume.unwrap_or(0.0)),
                     last.evaluations
                 )));
                 if let Some(t) = &run.meta.termination {
@@ -743,7 +753,7 @@ fn convergence_section(
             }
             blocks.push(Block::Para(para));
             let chart = ConvergenceChart {
-                points: rows.iter().map(|r| (r.evaluations as f64, r.hypervolume)).collect(),
+                points,
             };
             let caption = "Hypervolume of the front against the number of evaluated plans.";
             blocks.push(keep(render(&chart, "convergence", caption, out_dir)?));
@@ -753,18 +763,20 @@ fn convergence_section(
 }
 
 /// Why a search stopped, in words.
-fn termination_words(termination: &str) -> String {
+fn termination_words(termination: &TerminationReason) -> &'static str {
     match termination {
-        "budget_exhausted" => "the evaluation budget was used up".to_string(),
-        "time_limit" => "the time limit was reached".to_string(),
-        "converged" => "the front stopped improving".to_string(),
-        "space_exhausted" => "every plan of the space was evaluated".to_string(),
-        "interrupted" => "it was interrupted".to_string(),
-        other => format!("of {}", other.replace('_', " ")),
+        TerminationReason::BudgetExhausted => "the evaluation budget was used up",
+        TerminationReason::TimeLimit => "the time limit was reached",
+        TerminationReason::Converged => "the front stopped improving",
+        TerminationReason::Stalled => "many steps in a row found no new plan",
+        TerminationReason::SpaceExhausted => "every plan of the space was evaluated",
+        TerminationReason::Completed => "the engine computed the exact front",
+        TerminationReason::Interrupted => "it was interrupted",
+        _ => "the engine stopped",
     }
 }
 
-fn input_cells(input: Option<&InputRef>) -> Vec<Inline> {
+fn input_cells(input: Option<&Source>) -> Vec<Inline> {
     let Some(input) = input else {
         return vec![text("not recorded")];
     };
@@ -809,7 +821,7 @@ fn provenance_section(run: &Run) -> Section {
     add("Evaluations", vec![or_unknown(meta.evaluations.map(|b| b.to_string()))]);
     add(
         "Stopped because",
-        vec![or_unknown(meta.termination.as_ref().map(|t| t.replace('_', " ")))],
+        vec![or_unknown(meta.termination.map(|t| t.name().replace('_', " ")))],
     );
     add("Duration", vec![or_unknown(meta.duration_s.map(duration))]);
     add("Started", vec![or_unknown(meta.started_at.clone())]);
@@ -841,7 +853,7 @@ fn provenance_section(run: &Run) -> Section {
     })];
     let front = run.front_plans();
     if !front.is_empty() {
-        let count = |f: &dyn Fn(&Plan) -> &str| -> String {
+        let count = |f: &dyn Fn(&PlanRow) -> &'static str| -> String {
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
             for p in front {
                 *counts.entry(f(p).to_string()).or_default() += 1;
@@ -854,9 +866,9 @@ fn provenance_section(run: &Run) -> Section {
             " Accuracy loss of the front plans: {} (re-measured on held-out data for {measured} of {}). \
              Latency: {} (measured on this machine for {measured_latency}). Energy and size are modelled from the hardware profile and the stored weights. \
              \"proxy\" numbers come from the per-layer sensitivity table and are estimates; \"modelled\" numbers come from the cost model of the profile; \"measured\" numbers were observed.",
-            count(&|p| &p.accuracy_source),
+            count(&|p| p.accuracy_source.as_str()),
             front.len(),
-            count(&|p| &p.latency_source),
+            count(&|p| p.latency_source.as_str()),
         ))]));
     }
     Section { id: "provenance".into(), title: "Provenance".into(), blocks }

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{fixture, out_dir, png_info};
-use sculpt_report::{compare, read_run, write_report};
+use sculpt_report::{compare, write_report};
+use sculpt_run::read_run;
 
 fn find_chromium() -> Option<String> {
     ["chromium", "chromium-browser"].into_iter().find_map(|name| {

@@ -4,10 +4,8 @@
 mod common;
 
 use common::{assert_self_contained, fixture, html_table_values, out_dir, png_info};
-use sculpt_report::{
-    Baseline, Constraint, Error, Objective, Plan, Run, RunMeta, Table, compare, comparison,
-    read_run,
-};
+use sculpt_report::{Error, compare, comparison};
+use sculpt_run::{Baseline, Constraint, PlanRow, Quantity, Run, RunMeta, Table, read_run};
 
 fn runs(names: &[&str]) -> Vec<Run> {
     names.iter().map(|n| read_run(&fixture(n)).unwrap()).collect()
@@ -18,7 +16,7 @@ fn two_devices_with_different_objective_sets() {
     let runs = runs(&["tpu-2obj", "arm-3obj"]);
     let cmp = comparison(&runs).unwrap();
     assert_eq!(cmp.labels, vec!["tpu-like", "arm-a76"]);
-    assert_eq!(cmp.shared_objectives, vec![Objective::AccuracyLoss, Objective::Latency]);
+    assert_eq!(cmp.shared_objectives, vec![Quantity::AccuracyLoss, Quantity::Latency]);
     assert!(
         cmp.notes[0].starts_with("The runs minimised different objectives (tpu-like: accuracy_loss, latency_s; arm-a76: accuracy_loss, latency_s, size_bytes); they are compared on the objectives they share: accuracy_loss, latency_s"),
         "{:?}",
@@ -113,8 +111,8 @@ fn no_runs_is_an_error() {
     assert!(matches!(compare(&[], &out_dir("compare-none")).unwrap_err(), Error::NoRuns));
 }
 
-fn synthetic_plan(id: u64, genome: &str, loss: f64, latency: f64, feasible: bool) -> Plan {
-    Plan {
+fn synthetic_plan(id: u64, genome: &str, loss: f64, latency: f64, feasible: bool) -> PlanRow {
+    PlanRow {
         plan_id: id,
         accuracy_loss: loss,
         accuracy_loss_measured: None,
@@ -127,27 +125,27 @@ fn synthetic_plan(id: u64, genome: &str, loss: f64, latency: f64, feasible: bool
         violation: 0.0,
         violated: Vec::new(),
         on_front: false,
-        accuracy_source: "proxy".into(),
-        latency_source: "modelled".into(),
+        accuracy_source: sculpt_run::AccuracySource::Proxy,
+        latency_source: sculpt_run::LatencySource::Modelled,
         genome: genome.into(),
         plan_file: None,
     }
 }
 
-fn synthetic_run(device: &str, plans: Vec<Plan>, objectives: Vec<Objective>) -> Run {
+fn synthetic_run(device: &str, plans: Vec<PlanRow>, objectives: Vec<Quantity>) -> Run {
     let meta = RunMeta {
         format_version: 1,
-        model: Some(sculpt_report::InputRef {
+        model: Some(sculpt_run::Source {
             name: Some("m".into()),
             sha256: Some("aa".into()),
             ..Default::default()
         }),
-        space: Some(sculpt_report::InputRef {
+        space: Some(sculpt_run::Source {
             name: Some("s".into()),
             sha256: Some("bb".into()),
             ..Default::default()
         }),
-        hardware: Some(sculpt_report::InputRef { name: Some(device.into()), ..Default::default() }),
+        hardware: Some(sculpt_run::Source { name: Some(device.into()), ..Default::default() }),
         objectives,
         baseline: Baseline {
             metric_value: Some(0.9),
@@ -162,6 +160,7 @@ fn synthetic_run(device: &str, plans: Vec<Plan>, objectives: Vec<Objective>) -> 
         meta,
         front: Table::Loaded(Vec::new()),
         candidates: Table::Loaded(plans),
+        costs: Table::Unavailable("x".into()),
         convergence: Table::Unavailable("x".into()),
         sensitivity: Table::Unavailable("x".into()),
         layers: Table::Unavailable("x".into()),
@@ -171,7 +170,7 @@ fn synthetic_run(device: &str, plans: Vec<Plan>, objectives: Vec<Objective>) -> 
 
 #[test]
 fn robust_plan_minimises_the_worst_rank() {
-    let objectives = vec![Objective::AccuracyLoss, Objective::Latency];
+    let objectives = vec![Quantity::AccuracyLoss, Quantity::Latency];
     // Device A: levels by hand — a, b on the front (level 1); c dominated by b (level 2);
     // d dominated by c (level 3). Normalised ranks: a 0, b 0, c 0.5, d 1.
     let a = vec![
@@ -212,15 +211,16 @@ fn robust_plan_minimises_the_worst_rank() {
     assert_eq!(cmp.robust[0].n_common, 3);
 }
 
-fn sensitivity(genes: &[(&str, &[&str])]) -> Table<sculpt_report::SensitivityRow> {
+fn sensitivity(genes: &[(&str, &[&str])]) -> Table<sculpt_run::SensitivityRow> {
     let mut rows = Vec::new();
     for (layer, options) in genes {
         for (k, o) in options.iter().enumerate() {
-            rows.push(sculpt_report::SensitivityRow {
+            rows.push(sculpt_run::SensitivityRow {
                 layer: (*layer).into(),
                 option_id: Some(k as u64),
                 option: (*o).into(),
                 delta: 0.0,
+                kl: None,
             });
         }
     }
@@ -232,7 +232,7 @@ fn sensitivity(genes: &[(&str, &[&str])]) -> Table<sculpt_report::SensitivityRow
 /// matched by the options they choose.
 #[test]
 fn robust_plans_are_matched_by_content_across_differently_expanded_spaces() {
-    let objectives = vec![Objective::AccuracyLoss, Objective::Latency];
+    let objectives = vec![Quantity::AccuracyLoss, Quantity::Latency];
     // A: conv [fp32, q8, q8+ch0.5], fc [fp32, q8]. Plans: q8/q8 = "1-1", q8+ch0.5/q8 = "2-1",
     // fp32/fp32 = "0-0".
     let mut a = synthetic_run(

@@ -4,14 +4,15 @@
 mod common;
 
 use common::{fixture, fixture_copy, out_dir, read_csv};
-use sculpt_report::{Constraint, Error, LayerPlan, Objective, Table, read_run, write_report};
+use sculpt_report::write_report;
+use sculpt_run::{Constraint, LayerPlan, Quantity, Table, read_run, Error};
 
 #[test]
 fn complete_run_reads_every_table() {
     let run = read_run(&fixture("tpu-2obj")).unwrap();
     assert!(run.notes.is_empty(), "{:?}", run.notes);
     assert_eq!(run.meta.format_version, 1);
-    assert_eq!(run.meta.objectives, vec![Objective::AccuracyLoss, Objective::Latency]);
+    assert_eq!(run.meta.objectives, vec![Quantity::AccuracyLoss, Quantity::Latency]);
     assert_eq!(run.meta.constraints, vec![Constraint::MaxLatency(0.0007)]);
     assert_eq!(run.meta.baseline.size_bytes, Some(1686568.0));
     assert_eq!(run.meta.device_name(), "tpu-like");
@@ -114,7 +115,7 @@ fn other_format_version_gives_a_note_and_a_report() {
     // Every other setting still reads.
     assert_eq!(run.meta.seed, None);
     assert_eq!(run.meta.engine.as_deref(), Some("nsga2"));
-    assert_eq!(run.meta.objectives, vec![Objective::AccuracyLoss, Objective::Latency]);
+    assert_eq!(run.meta.objectives, vec![Quantity::AccuracyLoss, Quantity::Latency]);
     // The tables still read, so the report still has its front.
     assert_eq!(run.front.rows().unwrap().len(), 7);
     let out = out_dir("format-2-report");

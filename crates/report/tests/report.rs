@@ -9,7 +9,8 @@ use common::{
     assert_rounded, assert_self_contained, fixture, html_table_values, markdown_table, out_dir,
     png_info, read_csv,
 };
-use sculpt_report::{read_run, write_report};
+use sculpt_report::write_report;
+use sculpt_run::read_run;
 
 /// Writes the report of a fixture into a fresh folder and returns (html, markdown, folder).
 /// `test` names the output folder, so that tests running in parallel never share one.

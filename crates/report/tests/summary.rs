@@ -4,9 +4,10 @@
 mod common;
 
 use common::fixture;
-use sculpt_report::{Constraint, Objective, Plan, knee, read_run, summarize};
+use sculpt_report::{knee, summarize};
+use sculpt_run::{Constraint, PlanRow, Quantity, read_run};
 
-fn plan_ids(plans: &[Plan]) -> Vec<u64> {
+fn plan_ids(plans: &[PlanRow]) -> Vec<u64> {
     plans.iter().map(|p| p.plan_id).collect()
 }
 
@@ -51,7 +52,7 @@ fn three_objective_run_groups_constraints_with_the_same_answer() {
     let run = read_run(&fixture("arm-3obj")).unwrap();
     assert_eq!(
         run.meta.objectives,
-        vec![Objective::AccuracyLoss, Objective::Latency, Objective::Size]
+        vec![Quantity::AccuracyLoss, Quantity::Latency, Quantity::Size]
     );
     let summary = summarize(&run);
     // Both constraints (0.25 ms, 300000 B) are met by the whole front; the most accurate plan is
@@ -101,8 +102,8 @@ fn infeasible_run_lists_closest_plans_and_per_constraint_answers() {
 
 #[test]
 fn knee_of_hand_made_fronts() {
-    fn plan(id: u64, loss: f64, latency: f64) -> Plan {
-        Plan {
+    fn plan(id: u64, loss: f64, latency: f64) -> PlanRow {
+        PlanRow {
             plan_id: id,
             accuracy_loss: loss,
             accuracy_loss_measured: None,
@@ -115,20 +116,20 @@ fn knee_of_hand_made_fronts() {
             violation: 0.0,
             violated: Vec::new(),
             on_front: true,
-            accuracy_source: "proxy".into(),
-            latency_source: "modelled".into(),
+            accuracy_source: sculpt_run::AccuracySource::Proxy,
+            latency_source: sculpt_run::LatencySource::Modelled,
             genome: String::new(),
             plan_file: None,
         }
     }
-    let objectives = [Objective::AccuracyLoss, Objective::Latency];
+    let objectives = [Quantity::AccuracyLoss, Quantity::Latency];
     // A convex front: the corner (0.1, 0.1) is farthest below the line from (0, 1) to (1, 0).
     let front = [plan(0, 0.0, 1.0), plan(1, 0.1, 0.1), plan(2, 1.0, 0.0), plan(3, 0.5, 0.4)];
-    let refs: Vec<&Plan> = front.iter().collect();
+    let refs: Vec<&PlanRow> = front.iter().collect();
     assert_eq!(knee(&refs, &objectives).unwrap().plan_id, 1);
     // A straight front: every plan is on the line, the tie goes to the lowest plan id.
     let line = [plan(5, 0.5, 0.5), plan(4, 0.0, 1.0), plan(6, 1.0, 0.0)];
-    let refs: Vec<&Plan> = line.iter().collect();
+    let refs: Vec<&PlanRow> = line.iter().collect();
     assert_eq!(knee(&refs, &objectives).unwrap().plan_id, 4);
     // One plan is its own knee; no plans, no knee.
     assert_eq!(knee(&[&front[3]], &objectives).unwrap().plan_id, 3);

@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// (The search crate's `Objective` is the trait an engine minimises; a `Quantity` is one of the
 /// four numbers a plan has, whether or not a run searched on it.)
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Quantity {
     /// `accuracy_loss`: the baseline's task metric minus the plan's, a fraction (or, for the
     /// data-free proxy, a dimensionless weight error).

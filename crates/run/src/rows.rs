@@ -415,13 +415,14 @@ impl LayerRow {
 
     pub(crate) fn parse(t: &TextTable, row: usize) -> Result<LayerRow, String> {
         let plan_text = t.text("plan_id", row)?;
-        let plan = if plan_text == "baseline" {
-            LayerPlan::Baseline
-        } else {
-            LayerPlan::Plan(plan_text.parse().map_err(|_| {
-                t.cell_error("plan_id", row, &plan_text, "`baseline` or a plan id")
-            })?)
-        };
+        let plan =
+            if plan_text == "baseline" {
+                LayerPlan::Baseline
+            } else {
+                LayerPlan::Plan(plan_text.parse().map_err(|_| {
+                    t.cell_error("plan_id", row, &plan_text, "`baseline` or a plan id")
+                })?)
+            };
         Ok(LayerRow {
             plan,
             layer: t.text("layer", row)?,

@@ -24,6 +24,9 @@ impl TextTable {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err(format!("{name} cannot be read as CSV (it has no header line)"));
+        }
         let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); headers.len()];
         let mut n_rows = 0;
         for record in reader.records() {

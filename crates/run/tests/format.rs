@@ -20,7 +20,11 @@ fn plan(id: u64, on_front: bool) -> PlanRow {
         size_bytes: 220_328.0,
         feasible: id != 3,
         violation: if id == 3 { 0.37 } else { 0.0 },
-        violated: if id == 3 { vec!["max_latency_s".into(), "max_size_bytes".into()] } else { vec![] },
+        violated: if id == 3 {
+            vec!["max_latency_s".into(), "max_size_bytes".into()]
+        } else {
+            vec![]
+        },
         on_front,
         accuracy_source: AccuracySource::Proxy,
         latency_source: LatencySource::Modelled,
@@ -135,11 +139,18 @@ fn every_table_reads_back_as_written() {
 
     let run = sculpt_run::read_run(dir.path()).unwrap();
     assert!(run.notes.is_empty(), "{:?}", run.notes);
-    assert_eq!(run.candidates.rows().unwrap(), candidates.iter().cloned().map(|mut p| {
-        // candidates.csv names no plan file.
-        p.plan_file = None;
-        p
-    }).collect::<Vec<_>>());
+    assert_eq!(
+        run.candidates.rows().unwrap(),
+        candidates
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                // candidates.csv names no plan file.
+                p.plan_file = None;
+                p
+            })
+            .collect::<Vec<_>>()
+    );
     assert_eq!(run.front.rows().unwrap(), front);
     assert_eq!(run.costs.rows().unwrap(), costs);
     assert_eq!(run.sensitivity.rows().unwrap(), sensitivity);
@@ -180,8 +191,9 @@ fn doc_column_list(doc: &str, heading: &str) -> Vec<String> {
 
 #[test]
 fn run_format_doc_names_every_column_and_key() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/run-format.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/run-format.md"))
+            .unwrap();
     assert_eq!(doc_table_names(&doc, "## candidates.csv and front.csv"), PLAN_COLUMNS);
     assert_eq!(doc_column_list(&doc, "## tables/costs.csv"), COST_COLUMNS);
     assert_eq!(doc_column_list(&doc, "## tables/sensitivity.csv"), SENSITIVITY_COLUMNS);

@@ -1,7 +1,5 @@
 //! The crate's single error type.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong in `sculpt-search`.
 ///
 /// Variants are structured so that a caller (the binary) can add context and turn them into
@@ -120,31 +118,24 @@ pub enum SearchError {
     #[error("no genome satisfies the constraints")]
     NoFeasibleGenome,
 
-    /// Reading or writing a checkpoint failed.
-    #[error("checkpoint {path}: {source}")]
-    CheckpointIo {
-        /// The checkpoint file.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+    /// The caller's [`CheckpointSink`](crate::CheckpointSink) could not store a checkpoint.
+    #[error("the checkpoint could not be saved: {msg}")]
+    CheckpointSave {
+        /// What the sink said.
+        msg: String,
     },
 
-    /// A checkpoint could not be encoded or decoded.
-    #[error("checkpoint {path}: {source}")]
+    /// An engine's state could not be encoded into or decoded from a checkpoint.
+    #[error("checkpoint: the engine state does not fit this engine ({source})")]
     CheckpointFormat {
-        /// The checkpoint file.
-        path: PathBuf,
         /// The underlying JSON error.
         #[source]
         source: serde_json::Error,
     },
 
-    /// A checkpoint was written by a different engine, configuration or space.
-    #[error("checkpoint {path} does not match this run: {field} differs")]
+    /// A checkpoint was taken by a different engine, configuration or space.
+    #[error("the checkpoint does not match this run: {field} differs")]
     CheckpointMismatch {
-        /// The checkpoint file.
-        path: PathBuf,
         /// Which part differs ("engine", "engine configuration", "space", "seed", ...).
         field: &'static str,
     },

@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SearchError};
-use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
+use crate::executor::{Engine, SearchContext, StepStatus, TerminationReason};
 use crate::objective::AdditiveObjective;
 
 /// Settings of the exact dynamic programme.
@@ -307,18 +307,18 @@ impl Engine<AdditiveObjective> for ExactEngine {
 
     fn step(
         &self,
-        problem: &mut Problem<'_, AdditiveObjective>,
+        ctx: &mut SearchContext<'_, AdditiveObjective>,
         _state: (),
     ) -> Result<((), StepStatus)> {
-        let front = exact_pareto_front(problem.objective(), &self.config)?;
-        let n = front.len().min(problem.remaining_evaluations());
+        let front = exact_pareto_front(ctx.objective(), &self.config)?;
+        let n = front.len().min(ctx.remaining_evaluations());
         let genomes: Vec<Vec<usize>> = (0..n)
             .map(|i| {
                 let position = if n == 1 { 0 } else { i * (front.len() - 1) / (n - 1) };
                 front[position].genome.clone()
             })
             .collect();
-        problem.evaluate_batch(genomes)?;
+        ctx.evaluate_batch(genomes)?;
         Ok(((), StepStatus::Finished(TerminationReason::Completed)))
     }
 

@@ -1,7 +1,9 @@
-//! The search loop: [`Engine`] (one step), [`Problem`] (what an engine sees), [`Executor`]
+//! The search loop: [`Engine`] (one step), [`SearchContext`] (what an engine sees), [`Executor`]
 //! (budgets, seed, checkpoints, stop flag, observers) and [`SearchResult`].
+//!
+//! The executor touches no files: a [`Checkpoint`] is a value handed to a [`CheckpointSink`]
+//! the caller implements, and a search resumes from a [`Checkpoint`] the caller has read.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +28,7 @@ pub type SearchRng = ChaCha8Rng;
 ///
 /// The state goes in and comes out by value; everything an engine remembers between steps must
 /// be in its `State` (which is what makes checkpoints resume exactly). All randomness must come
-/// from [`Problem::rng`] and evaluations from [`Problem::evaluate_batch`].
+/// from [`SearchContext::rng`] and evaluations from [`SearchContext::evaluate_batch`].
 pub trait Engine<O: Objective + ?Sized> {
     /// What the engine carries from one step to the next. `Default` is the state before the
     /// first step.
@@ -35,7 +37,7 @@ pub trait Engine<O: Objective + ?Sized> {
     /// Performs one step (e.g. one generation, one batch, one acquisition).
     fn step(
         &self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
         state: Self::State,
     ) -> Result<(Self::State, StepStatus)>;
 
@@ -79,6 +81,27 @@ pub enum TerminationReason {
     Converged,
     /// Many consecutive steps evaluated nothing new.
     Stalled,
+}
+
+impl TerminationReason {
+    /// The snake-case name (`budget_exhausted`), as run.yaml records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TerminationReason::BudgetExhausted => "budget_exhausted",
+            TerminationReason::TimeLimit => "time_limit",
+            TerminationReason::Interrupted => "interrupted",
+            TerminationReason::SpaceExhausted => "space_exhausted",
+            TerminationReason::Completed => "completed",
+            TerminationReason::Converged => "converged",
+            TerminationReason::Stalled => "stalled",
+        }
+    }
+}
+
+impl std::fmt::Display for TerminationReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One evaluated genome, as recorded by the executor.
@@ -133,15 +156,38 @@ pub trait Observer {
     fn finish(&mut self, _result: &SearchResult) {}
 }
 
-/// Where and how often to write checkpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckpointConfig {
-    /// The checkpoint file (JSON). It is replaced atomically: written to `<path>.tmp`, then
-    /// renamed.
-    pub path: PathBuf,
-    /// Write after the first step that brings the evaluations at least this far past the last
-    /// checkpoint. A checkpoint is also written when the search stops.
-    pub every_evaluations: usize,
+/// Where checkpoints go: a file, a database, memory. Implemented by the caller, so that the
+/// search itself does no I/O.
+pub trait CheckpointSink {
+    /// Stores `checkpoint`, replacing any earlier one. An error stops the search with
+    /// [`SearchError::CheckpointSave`].
+    fn save(&mut self, checkpoint: &Checkpoint) -> std::result::Result<(), String>;
+}
+
+/// Everything needed to continue a search exactly where it was saved: the engine and its
+/// configuration, the space, the seed, the random number generator, the archive, the history
+/// and the engine's state. Serialise it with serde (JSON keeps every `f64` exactly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    format_version: u32,
+    engine: String,
+    engine_config: serde_json::Value,
+    space: Space,
+    seed: u64,
+    n_objectives: usize,
+    rng: SearchRng,
+    steps: usize,
+    elapsed_seconds: f64,
+    archive: Vec<EvaluatedCandidate>,
+    history: Vec<HistoryEntry>,
+    engine_state: serde_json::Value,
+}
+
+impl Checkpoint {
+    /// Number of distinct genomes evaluated when the checkpoint was taken.
+    pub fn evaluations(&self) -> usize {
+        self.archive.len()
+    }
 }
 
 /// Budgets and settings of a run.
@@ -153,8 +199,6 @@ pub struct ExecutorConfig {
     pub max_wall_time: Option<Duration>,
     /// Seed of the engine's random number generator.
     pub seed: u64,
-    /// Periodic checkpoints, if wanted.
-    pub checkpoint: Option<CheckpointConfig>,
     /// How to measure the hypervolume history. `None` uses [`Objective::objective_bounds`]
     /// with a 0.1 margin when the objective provides them, and records no hypervolume
     /// otherwise.
@@ -170,7 +214,6 @@ impl ExecutorConfig {
             max_evaluations,
             max_wall_time: None,
             seed,
-            checkpoint: None,
             hypervolume: None,
             stop_flag: None,
         }
@@ -208,7 +251,7 @@ impl SearchResult {
 
 /// What an engine sees of the search: the space, the objective, the RNG, the budget and the
 /// archive of everything evaluated so far.
-pub struct Problem<'a, O: ?Sized> {
+pub struct SearchContext<'a, O: ?Sized> {
     objective: &'a O,
     space: &'a Space,
     rng: SearchRng,
@@ -220,9 +263,9 @@ pub struct Problem<'a, O: ?Sized> {
 }
 
 // Manual because a derive would require `O: Clone`; only the reference is copied.
-impl<O: ?Sized> Clone for Problem<'_, O> {
+impl<O: ?Sized> Clone for SearchContext<'_, O> {
     fn clone(&self) -> Self {
-        Problem {
+        SearchContext {
             objective: self.objective,
             space: self.space,
             rng: self.rng.clone(),
@@ -234,9 +277,9 @@ impl<O: ?Sized> Clone for Problem<'_, O> {
     }
 }
 
-impl<'a, O: Objective + ?Sized> Problem<'a, O> {
+impl<'a, O: Objective + ?Sized> SearchContext<'a, O> {
     fn new(objective: &'a O, space: &'a Space, rng: SearchRng, max_evaluations: usize) -> Self {
-        Problem {
+        SearchContext {
             objective,
             space,
             rng,
@@ -248,14 +291,14 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
         }
     }
 
-    /// A problem outside any executor, for benchmarks and tests of single engine steps.
+    /// A ctx outside any executor, for benchmarks and tests of single engine steps.
     pub fn standalone(
         objective: &'a O,
         space: &'a Space,
         seed: u64,
         max_evaluations: usize,
     ) -> Self {
-        Problem::new(objective, space, SearchRng::seed_from_u64(seed), max_evaluations)
+        SearchContext::new(objective, space, SearchRng::seed_from_u64(seed), max_evaluations)
     }
 
     /// The space searched.
@@ -314,19 +357,19 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     }
 
     /// Evaluates a batch and returns the archive positions of the genomes, in input order
-    /// (read the results from [`Problem::archive`]).
+    /// (read the results from [`SearchContext::archive`]).
     ///
     /// Genomes evaluated before (or repeated within the batch) are answered from the archive
     /// and cost nothing; the new ones are evaluated together with
     /// [`Objective::evaluate_batch`] and recorded. Asking for more new genomes than
-    /// [`Problem::remaining_evaluations`] is an error ([`SearchError::BudgetOverrun`]), as is
+    /// [`SearchContext::remaining_evaluations`] is an error ([`SearchError::BudgetOverrun`]), as is
     /// a genome that does not fit the space.
     pub fn evaluate_batch(&mut self, genomes: Vec<Vec<usize>>) -> Result<Vec<usize>> {
         let hashed = genomes.into_iter().map(|genome| (genome_hash(&genome), genome)).collect();
         self.evaluate_hashed(hashed)
     }
 
-    /// [`Problem::evaluate_batch`] for genomes whose [`genome_hash`] is already known.
+    /// [`SearchContext::evaluate_batch`] for genomes whose [`genome_hash`] is already known.
     pub(crate) fn evaluate_hashed(
         &mut self,
         genomes: Vec<(u64, Vec<usize>)>,
@@ -383,7 +426,7 @@ impl<'a, O: Objective + ?Sized> Problem<'a, O> {
     }
 
     /// Evaluates one genome and returns its archive position (see
-    /// [`Problem::evaluate_batch`]).
+    /// [`SearchContext::evaluate_batch`]).
     pub fn evaluate(&mut self, genome: Vec<usize>) -> Result<usize> {
         Ok(self.evaluate_batch(vec![genome])?[0])
     }
@@ -421,22 +464,7 @@ pub struct Executor<'a, O: Objective + ?Sized, E: Engine<O>> {
     config: ExecutorConfig,
     indicator: Option<HypervolumeIndicator>,
     observers: Vec<Box<dyn Observer + 'a>>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Checkpoint<S> {
-    format_version: u32,
-    engine: String,
-    engine_config: serde_json::Value,
-    space: Space,
-    seed: u64,
-    n_objectives: usize,
-    rng: SearchRng,
-    steps: usize,
-    elapsed_seconds: f64,
-    archive: Vec<EvaluatedCandidate>,
-    history: Vec<HistoryEntry>,
-    engine_state: S,
+    checkpoints: Option<(usize, Box<dyn CheckpointSink + 'a>)>,
 }
 
 const CHECKPOINT_FORMAT_VERSION: u32 = 1;
@@ -457,14 +485,6 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
             return Err(SearchError::InvalidConfig {
                 parameter: "max_wall_time",
                 reason: "must be positive".to_owned(),
-            });
-        }
-        if let Some(checkpoint) = &config.checkpoint
-            && checkpoint.every_evaluations == 0
-        {
-            return Err(SearchError::InvalidConfig {
-                parameter: "checkpoint.every_evaluations",
-                reason: "must be at least 1".to_owned(),
             });
         }
         if objective.n_objectives() == 0 {
@@ -488,7 +508,32 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
                 found: indicator.n_objectives(),
             });
         }
-        Ok(Executor { objective, space, engine, config, indicator, observers: Vec::new() })
+        Ok(Executor {
+            objective,
+            space,
+            engine,
+            config,
+            indicator,
+            observers: Vec::new(),
+            checkpoints: None,
+        })
+    }
+
+    /// Saves a [`Checkpoint`] to `sink` after the first step that brings the evaluations at
+    /// least `every_evaluations` past the last checkpoint, and once more when the search stops.
+    pub fn checkpoint_to(
+        mut self,
+        every_evaluations: usize,
+        sink: impl CheckpointSink + 'a,
+    ) -> Result<Self> {
+        if every_evaluations == 0 {
+            return Err(SearchError::InvalidConfig {
+                parameter: "checkpoint every_evaluations",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        self.checkpoints = Some((every_evaluations, Box::new(sink)));
+        Ok(self)
     }
 
     /// Adds an observer, called after every step.
@@ -511,22 +556,13 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         self.run_from(start)
     }
 
-    /// Continues a search from a checkpoint written by an identical run (same engine and
+    /// Continues a search from a checkpoint taken by an identical run (same engine and
     /// configuration, space, seed and objective). The budgets are those of this executor's
     /// configuration, so a resumed run may also be given a larger budget.
-    pub fn resume(self, checkpoint_path: &Path) -> Result<SearchResult> {
-        let io_error =
-            |source| SearchError::CheckpointIo { path: checkpoint_path.to_owned(), source };
-        let text = std::fs::read_to_string(checkpoint_path).map_err(io_error)?;
-        let format_error =
-            |source| SearchError::CheckpointFormat { path: checkpoint_path.to_owned(), source };
+    pub fn resume(self, checkpoint: Checkpoint) -> Result<SearchResult> {
+        let mismatch = |field| Err(SearchError::CheckpointMismatch { field });
         // The engine state is decoded only after the header has been checked, so that a
         // checkpoint of another engine gives a mismatch error rather than a format error.
-        let checkpoint: Checkpoint<serde_json::Value> =
-            serde_json::from_str(&text).map_err(format_error)?;
-        let mismatch = |field| {
-            Err(SearchError::CheckpointMismatch { path: checkpoint_path.to_owned(), field })
-        };
         if checkpoint.format_version != CHECKPOINT_FORMAT_VERSION {
             return mismatch("format version");
         }
@@ -551,7 +587,8 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
             elapsed_before: checkpoint.elapsed_seconds,
             archive: checkpoint.archive,
             history: checkpoint.history,
-            engine_state: serde_json::from_value(checkpoint.engine_state).map_err(format_error)?,
+            engine_state: serde_json::from_value(checkpoint.engine_state)
+                .map_err(|source| SearchError::CheckpointFormat { source })?,
         };
         self.run_from(start)
     }
@@ -559,8 +596,8 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
     fn run_from(mut self, start: Resumed<E::State>) -> Result<SearchResult> {
         let clock = Instant::now();
         let elapsed = |clock: &Instant| start.elapsed_before + clock.elapsed().as_secs_f64();
-        let mut problem =
-            Problem::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
+        let mut ctx =
+            SearchContext::new(self.objective, &self.space, start.rng, self.config.max_evaluations);
         for (position, candidate) in start.archive.iter().enumerate() {
             self.space.check_genome(&candidate.genome)?;
             if candidate.index != position {
@@ -569,44 +606,44 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
                     reason: format!("entry {position} has index {}", candidate.index),
                 });
             }
-            problem.index.insert(genome_hash(&candidate.genome), position);
+            ctx.index.insert(genome_hash(&candidate.genome), position);
         }
-        problem.archive = start.archive;
-        problem.step = start.steps;
+        ctx.archive = start.archive;
+        ctx.step = start.steps;
         let mut history = start.history;
         let mut state = start.engine_state;
         let (mut front, mut front_feasible) =
-            best_front_of(&problem.archive, (0..problem.archive.len()).collect());
-        let mut last_checkpoint = problem.evaluations();
+            best_front_of(&ctx.archive, (0..ctx.archive.len()).collect());
+        let mut last_checkpoint = ctx.evaluations();
         let mut idle_steps = 0;
 
         let termination = loop {
-            if let Some(reason) = self.budget_reason(&problem, elapsed(&clock)) {
+            if let Some(reason) = self.budget_reason(&ctx, elapsed(&clock)) {
                 break reason;
             }
-            let before = problem.evaluations();
-            let (next_state, status) = self.engine.step(&mut problem, state)?;
+            let before = ctx.evaluations();
+            let (next_state, status) = self.engine.step(&mut ctx, state)?;
             state = next_state;
-            problem.step += 1;
-            let new_indices: Vec<usize> = (before..problem.evaluations()).collect();
+            ctx.step += 1;
+            let new_indices: Vec<usize> = (before..ctx.evaluations()).collect();
             idle_steps = if new_indices.is_empty() { idle_steps + 1 } else { 0 };
             let mut candidates = front;
             candidates.extend(new_indices);
-            (front, front_feasible) = best_front_of(&problem.archive, candidates);
+            (front, front_feasible) = best_front_of(&ctx.archive, candidates);
             let hypervolume = match (&self.indicator, front_feasible) {
                 (None, _) => None,
                 (Some(_), false) => Some(0.0),
                 (Some(indicator), true) => {
                     let points: Vec<&[f64]> = front
                         .iter()
-                        .map(|&i| problem.archive[i].evaluation.objectives.as_slice())
+                        .map(|&i| ctx.archive[i].evaluation.objectives.as_slice())
                         .collect();
                     Some(indicator.evaluate(&points)?.value)
                 }
             };
             history.push(HistoryEntry {
-                step: problem.step,
-                evaluations: problem.evaluations(),
+                step: ctx.step,
+                evaluations: ctx.evaluations(),
                 front_size: front.len(),
                 front_feasible,
                 hypervolume,
@@ -616,7 +653,7 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
             let progress = Progress {
                 entry,
                 max_evaluations: self.config.max_evaluations,
-                new_candidates: &problem.archive[before..],
+                new_candidates: &ctx.archive[before..],
             };
             for observer in &mut self.observers {
                 observer.observe(&progress);
@@ -627,25 +664,21 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
             if idle_steps >= MAX_IDLE_STEPS {
                 break TerminationReason::Stalled;
             }
-            if let Some(checkpoint) = &self.config.checkpoint
-                && problem.evaluations() - last_checkpoint >= checkpoint.every_evaluations
+            if let Some((every, _)) = &self.checkpoints
+                && ctx.evaluations() - last_checkpoint >= *every
             {
-                self.write_checkpoint(
-                    &checkpoint.path,
-                    &problem,
-                    &history,
-                    &state,
-                    elapsed(&clock),
-                )?;
-                last_checkpoint = problem.evaluations();
+                let checkpoint = self.checkpoint(&ctx, &history, &state, elapsed(&clock))?;
+                save(&mut self.checkpoints, checkpoint)?;
+                last_checkpoint = ctx.evaluations();
             }
         };
-        if let Some(checkpoint) = &self.config.checkpoint {
-            self.write_checkpoint(&checkpoint.path, &problem, &history, &state, elapsed(&clock))?;
+        if self.checkpoints.is_some() {
+            let checkpoint = self.checkpoint(&ctx, &history, &state, elapsed(&clock))?;
+            save(&mut self.checkpoints, checkpoint)?;
         }
 
         let mut front_candidates: Vec<EvaluatedCandidate> =
-            front.iter().map(|&i| problem.archive[i].clone()).collect();
+            front.iter().map(|&i| ctx.archive[i].clone()).collect();
         front_candidates.sort_by(|a, b| {
             a.evaluation.objectives[0]
                 .total_cmp(&b.evaluation.objectives[0])
@@ -654,11 +687,11 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
         let result = SearchResult {
             front: front_candidates,
             front_feasible,
-            archive: problem.archive,
+            archive: ctx.archive,
             history,
             termination,
             indicator: self.indicator.clone(),
-            steps: problem.step,
+            steps: ctx.step,
             elapsed_seconds: elapsed(&clock),
         };
         for observer in &mut self.observers {
@@ -669,64 +702,58 @@ impl<'a, O: Objective + ?Sized, E: Engine<O>> Executor<'a, O, E> {
 
     fn budget_reason(
         &self,
-        problem: &Problem<'_, O>,
+        ctx: &SearchContext<'_, O>,
         elapsed_seconds: f64,
     ) -> Option<TerminationReason> {
         if self.config.stop_flag.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst)) {
             return Some(TerminationReason::Interrupted);
         }
-        if problem.remaining_evaluations() == 0 {
+        if ctx.remaining_evaluations() == 0 {
             return Some(TerminationReason::BudgetExhausted);
         }
         if self.config.max_wall_time.is_some_and(|limit| elapsed_seconds >= limit.as_secs_f64()) {
             return Some(TerminationReason::TimeLimit);
         }
-        if problem.space_exhausted() {
+        if ctx.space_exhausted() {
             return Some(TerminationReason::SpaceExhausted);
         }
         None
     }
 
-    fn write_checkpoint(
+    fn checkpoint(
         &self,
-        path: &Path,
-        problem: &Problem<'_, O>,
+        ctx: &SearchContext<'_, O>,
         history: &[HistoryEntry],
         state: &E::State,
         elapsed_seconds: f64,
-    ) -> Result<()> {
-        #[derive(Serialize)]
-        struct CheckpointRef<'c, S> {
-            format_version: u32,
-            engine: &'c str,
-            engine_config: serde_json::Value,
-            space: &'c Space,
-            seed: u64,
-            n_objectives: usize,
-            rng: &'c SearchRng,
-            steps: usize,
-            elapsed_seconds: f64,
-            archive: &'c [EvaluatedCandidate],
-            history: &'c [HistoryEntry],
-            engine_state: &'c S,
-        }
-        let checkpoint = CheckpointRef {
+    ) -> Result<Checkpoint> {
+        Ok(Checkpoint {
             format_version: CHECKPOINT_FORMAT_VERSION,
-            engine: self.engine.name(),
+            engine: self.engine.name().to_owned(),
             engine_config: self.engine.config(),
-            space: &self.space,
+            space: self.space.clone(),
             seed: self.config.seed,
             n_objectives: self.objective.n_objectives(),
-            rng: &problem.rng,
-            steps: problem.step,
+            rng: ctx.rng.clone(),
+            steps: ctx.step,
             elapsed_seconds,
-            archive: &problem.archive,
-            history,
-            engine_state: state,
-        };
-        let json = serde_json::to_vec(&checkpoint)
-            .map_err(|source| SearchError::CheckpointFormat { path: path.to_owned(), source })?;
-        write_atomically(path, &json)
+            archive: ctx.archive.clone(),
+            history: history.to_vec(),
+            engine_state: serde_json::to_value(state)
+                .map_err(|source| SearchError::CheckpointFormat { source })?,
+        })
+    }
+}
+
+fn save(
+    sink: &mut Option<(usize, Box<dyn CheckpointSink + '_>)>,
+    checkpoint: Checkpoint,
+) -> Result<()> {
+    match sink {
+        Some((_, sink)) => {
+            sink.save(&checkpoint).map_err(|msg| SearchError::CheckpointSave { msg })
+        }
+        None => Ok(()),
     }
 }
 
@@ -744,19 +771,4 @@ fn best_front_of(archive: &[EvaluatedCandidate], candidates: Vec<usize>) -> (Vec
         candidates.iter().map(|&i| &archive[i].evaluation).collect();
     let (front, feasible) = best_front(&evaluations);
     (front.into_iter().map(|k| candidates[k]).collect(), feasible)
-}
-
-/// Writes `bytes` to `<path>.tmp`, flushes it to disk and renames it over `path`, so a reader
-/// (or a crash) never sees a half-written file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io_error = |source| SearchError::CheckpointIo { path: path.to_owned(), source };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let mut file = std::fs::File::create(&temporary).map_err(io_error)?;
-    file.write_all(bytes).map_err(io_error)?;
-    file.sync_all().map_err(io_error)?;
-    drop(file);
-    std::fs::rename(&temporary, path).map_err(io_error)
 }

@@ -180,6 +180,57 @@ pub fn hypervolume<P: AsRef<[f64]>>(
     }
 }
 
+/// The exact hypervolume of `points` (minimised) against `reference`, in any number of
+/// objectives: the volume of the region dominated by at least one point and bounded by the
+/// reference. Points that are not strictly better than the reference in every coordinate, or
+/// whose length differs from the reference's, add nothing.
+///
+/// Dimension-sweep recursion (slices along the last objective): exponential in the number of
+/// objectives, fine for report-sized fronts (hundreds of points in up to four objectives); use
+/// [`hypervolume`] inside a search.
+///
+/// ```
+/// // Two points in 2-D against (4, 4): 3×1 + 1×2 (the union of two boxes) = 5.
+/// let hv = sculpt_search::hypervolume_exact(&[vec![1.0, 3.0], vec![2.0, 2.0]], &[4.0, 4.0]);
+/// assert_eq!(hv, 5.0);
+/// ```
+pub fn hypervolume_exact<P: AsRef<[f64]>>(points: &[P], reference: &[f64]) -> f64 {
+    let inside: Vec<&[f64]> = points
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| p.len() == reference.len() && p.iter().zip(reference).all(|(x, r)| x < r))
+        .collect();
+    sweep(&inside, reference)
+}
+
+fn sweep(points: &[&[f64]], reference: &[f64]) -> f64 {
+    let d = reference.len();
+    if points.is_empty() || d == 0 {
+        return 0.0;
+    }
+    if d == 1 {
+        let best = points.iter().map(|p| p[0]).fold(f64::INFINITY, f64::min);
+        return reference[0] - best;
+    }
+    if d == 2 {
+        return hypervolume_2d(points, reference);
+    }
+    let last = d - 1;
+    let mut sorted: Vec<&[f64]> = points.to_vec();
+    sorted.sort_by(|a, b| a[last].total_cmp(&b[last]));
+    let mut volume = 0.0;
+    for (i, p) in sorted.iter().enumerate() {
+        let top = sorted.get(i + 1).map_or(reference[last], |q| q[last]);
+        let height = top - p[last];
+        if height <= 0.0 {
+            continue;
+        }
+        let slice: Vec<&[f64]> = sorted[..=i].iter().map(|q| &q[..last]).collect();
+        volume += sweep(&slice, &reference[..last]) * height;
+    }
+    volume
+}
+
 /// Exact two-objective hypervolume by a sweep over the points sorted by the first objective.
 ///
 /// Points must have two coordinates (checked by [`hypervolume`]).
@@ -430,5 +481,101 @@ mod tests {
         let estimate = hypervolume_monte_carlo(&points, &[2.0; 4], 200_000, 1);
         assert!(estimate.standard_error > 0.0);
         assert!((estimate.value - 3.0).abs() < 4.0 * estimate.standard_error, "{estimate:?}");
+    }
+
+    #[test]
+    fn exact_sweep_agrees_with_the_exact_low_dimensional_algorithms() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) % 1000) as f64 / 1000.0
+        };
+        for d in 2..=3 {
+            for n in [1, 5, 30] {
+                let pts: Vec<Vec<f64>> = (0..n).map(|_| (0..d).map(|_| next()).collect()).collect();
+                let reference = vec![1.1; d];
+                let known = if d == 2 {
+                    hypervolume_2d(&pts, &reference)
+                } else {
+                    hypervolume_3d(&pts, &reference)
+                };
+                let swept = hypervolume_exact(&pts, &reference);
+                assert!((swept - known).abs() < 1e-12, "{d} objectives, {n} points");
+            }
+        }
+        // Four objectives: one box, and two boxes overlapping in a hand-derived volume.
+        let one = hypervolume_exact(&[vec![0.5; 4]], &[1.0; 4]);
+        assert!((one - 0.0625).abs() < 1e-15);
+        // Boxes [0.5,1]^3×[0,1] (0.125) and [0,1]×[0.5,1]^3 (0.125) overlap in [0.5,1]^4 (0.0625).
+        let two =
+            hypervolume_exact(&[vec![0.5, 0.5, 0.5, 0.0], vec![0.0, 0.5, 0.5, 0.5]], &[1.0; 4]);
+        assert!((two - 0.1875).abs() < 1e-15, "{two}");
+        // Points outside the reference add nothing.
+        assert_eq!(hypervolume_exact(&[vec![2.0, 0.0]], &[1.0, 1.0]), 0.0);
+    }
+
+    /// Inclusion–exclusion over all subsets: the volume of a union of boxes
+    /// [p, reference) is Σ over non-empty subsets S of (−1)^(|S|+1) · vol(∩ S), and the
+    /// intersection of such boxes is the box from the component-wise max.
+    fn brute_force_hypervolume(points: &[Vec<f64>], reference: &[f64]) -> f64 {
+        let n = points.len();
+        let mut total = 0.0;
+        for mask in 1u32..(1 << n) {
+            let mut corner = vec![f64::NEG_INFINITY; reference.len()];
+            for (i, p) in points.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    for j in 0..reference.len() {
+                        corner[j] = corner[j].max(p[j]);
+                    }
+                }
+            }
+            let vol: f64 = corner.iter().zip(reference).map(|(c, r)| (r - c).max(0.0)).product();
+            let sign = if mask.count_ones() % 2 == 1 { 1.0 } else { -1.0 };
+            total += sign * vol;
+        }
+        total
+    }
+
+    #[test]
+    fn hypervolume_hand_computed() {
+        // 2-D staircase against (4, 4): boxes [1,4)×[3,4), [2,4)×[2,4), [3,4)×[1,4):
+        // 3·1 + 2·1 + 1·1 (the columns above each step) = 3 + 2 + 1 = 6.
+        let pts = vec![vec![1.0, 3.0], vec![2.0, 2.0], vec![3.0, 1.0]];
+        assert_eq!(hypervolume_exact(&pts, &[4.0, 4.0]), 6.0);
+        // A dominated point and a point outside the reference add nothing.
+        let mut more = pts.clone();
+        more.push(vec![3.0, 3.0]);
+        more.push(vec![0.5, 5.0]);
+        assert_eq!(hypervolume_exact(&more, &[4.0, 4.0]), 6.0);
+        // 3-D: two unit-reference boxes [0,1)^2×[0.5,1) ∪ [0.5,1)×[0,1)×[0,1):
+        // 0.5 + 0.5 − 0.25 = 0.75.
+        let pts3 = vec![vec![0.0, 0.0, 0.5], vec![0.5, 0.0, 0.0]];
+        assert!((hypervolume_exact(&pts3, &[1.0, 1.0, 1.0]) - 0.75).abs() < 1e-12);
+        // 1-D: the best point's distance to the reference.
+        assert_eq!(hypervolume_exact(&[vec![2.0], vec![1.0]], &[5.0]), 4.0);
+    }
+
+    #[test]
+    fn hypervolume_matches_inclusion_exclusion() {
+        // A fixed pseudo-random generator (xorshift) keeps the test deterministic.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for d in 2..=4 {
+            for _ in 0..20 {
+                let n = 1 + (next() * 9.0) as usize;
+                let pts: Vec<Vec<f64>> = (0..n).map(|_| (0..d).map(|_| next()).collect()).collect();
+                let reference = vec![1.0; d];
+                let exact = brute_force_hypervolume(&pts, &reference);
+                let got = hypervolume_exact(&pts, &reference);
+                assert!((exact - got).abs() < 1e-12, "d={d} n={n}: {got} vs {exact}");
+            }
+        }
     }
 }

@@ -75,16 +75,16 @@ pub use engines::random::RandomSearch;
 pub use error::{Result, SearchError};
 pub use exact::{ExactConfig, ExactEngine, ExactPoint, exact_pareto_front};
 pub use executor::{
-    CheckpointConfig, Engine, EvaluatedCandidate, Executor, ExecutorConfig, HistoryEntry, Observer,
-    Problem, Progress, SearchResult, SearchRng, StepStatus, TerminationReason,
+    Checkpoint, CheckpointSink, Engine, EvaluatedCandidate, Executor, ExecutorConfig, HistoryEntry,
+    Observer, Progress, SearchContext, SearchResult, SearchRng, StepStatus, TerminationReason,
 };
 pub use hypervolume::{
     Hypervolume, HypervolumeIndicator, MONTE_CARLO_SAMPLES, ObjectiveBounds, ReferencePoint,
-    hypervolume, hypervolume_2d, hypervolume_3d, hypervolume_monte_carlo,
+    hypervolume, hypervolume_2d, hypervolume_3d, hypervolume_exact, hypervolume_monte_carlo,
 };
 pub use objective::{AdditiveGene, AdditiveObjective, AdditiveProblem, Evaluation, Objective};
 pub use pareto::{
     best_front, constrained_dominates, constrained_non_dominated_sort, crowding_distance,
-    dominates, non_dominated_sort, pareto_front,
+    dominates, non_dominated_sort, pareto_front, pareto_levels,
 };
 pub use space::{Gene, Space};

@@ -30,6 +30,19 @@ pub fn constrained_dominates(a: &Evaluation, b: &Evaluation) -> bool {
     }
 }
 
+/// The non-domination level of every point: 1 for the points no other point dominates, 2 for
+/// those dominated only by level-1 points, and so on ([`non_dominated_sort`] as one number per
+/// point).
+pub fn pareto_levels<P: AsRef<[f64]>>(points: &[P]) -> Vec<usize> {
+    let mut levels = vec![0; points.len()];
+    for (k, front) in non_dominated_sort(points).iter().enumerate() {
+        for &i in front {
+            levels[i] = k + 1;
+        }
+    }
+    levels
+}
+
 /// Fast non-dominated sorting (Deb et al. 2002): the indices of `points`, grouped into fronts.
 ///
 /// Front 0 holds the non-dominated points, front 1 those dominated only by front 0, and so on.
@@ -352,5 +365,47 @@ mod tests {
         // Point (1,2): (3-0)/4 + (4-1)/4 = 1.5; point (3,1): (4-1)/4 + (2-0)/4 = 1.25.
         assert_eq!(distance, vec![1.25, f64::INFINITY, f64::INFINITY, 1.5]);
         assert_eq!(crowding_distance(&points, &[0, 3]), vec![f64::INFINITY; 2]);
+    }
+
+    /// Levels by repeatedly peeling off the non-dominated points.
+    fn peeled_levels(points: &[Vec<f64>]) -> Vec<usize> {
+        let mut level = vec![0usize; points.len()];
+        let mut remaining: Vec<usize> = (0..points.len()).collect();
+        let mut current = 1;
+        while !remaining.is_empty() {
+            let layer: Vec<usize> = remaining
+                .iter()
+                .copied()
+                .filter(|&i| !remaining.iter().any(|&j| dominates(&points[j], &points[i])))
+                .collect();
+            for &i in &layer {
+                level[i] = current;
+            }
+            remaining.retain(|i| !layer.contains(i));
+            current += 1;
+        }
+        level
+    }
+
+    #[test]
+    fn levels_match_peeling() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Coarse values so that ties and duplicates occur.
+            ((state >> 11) % 7) as f64
+        };
+        for d in 2..=4 {
+            for _ in 0..30 {
+                let pts: Vec<Vec<f64>> =
+                    (0..25).map(|_| (0..d).map(|_| next()).collect()).collect();
+                assert_eq!(pareto_levels(&pts), peeled_levels(&pts), "{pts:?}");
+            }
+        }
+        let pts =
+            vec![vec![1.0, 4.0], vec![2.0, 2.0], vec![3.0, 3.0], vec![4.0, 4.0], vec![4.0, 1.0]];
+        assert_eq!(pareto_levels(&pts), vec![1, 1, 2, 3, 1]);
     }
 }

@@ -3,14 +3,13 @@
 mod support;
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sculpt_search::{
-    AdditiveObjective, BayesianSearch, CheckpointConfig, Engine, Evaluation, Executor,
+    AdditiveObjective, BayesianSearch, Checkpoint, CheckpointSink, Engine, Evaluation, Executor,
     ExecutorConfig, ExhaustiveSearch, Mutation, Nsga2, Objective, Observer, Progress, RandomSearch,
     SearchError, SearchResult, Space, TerminationReason,
 };
@@ -19,10 +18,37 @@ use support::{
     synthetic_mobilenet_problem,
 };
 
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sculpt-search-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// Keeps the last checkpoint, passed through JSON as a caller that stores it in a file would,
+/// and counts the saves.
+#[derive(Clone, Default)]
+struct MemorySink {
+    last: Rc<RefCell<Option<Checkpoint>>>,
+    saves: Rc<RefCell<usize>>,
+}
+
+impl CheckpointSink for MemorySink {
+    fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
+        let json = serde_json::to_string(checkpoint).map_err(|e| e.to_string())?;
+        let back: Checkpoint = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+        assert_eq!(&back, checkpoint, "a checkpoint survives JSON exactly");
+        *self.last.borrow_mut() = Some(back);
+        *self.saves.borrow_mut() += 1;
+        Ok(())
+    }
+}
+
+impl MemorySink {
+    fn take(&self) -> Checkpoint {
+        self.last.borrow_mut().take().expect("a checkpoint was saved")
+    }
+}
+
+struct FailingSink;
+
+impl CheckpointSink for FailingSink {
+    fn save(&mut self, _: &Checkpoint) -> Result<(), String> {
+        Err("disk full".into())
+    }
 }
 
 fn run<O: Objective, E: Engine<O>>(
@@ -120,14 +146,12 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
     assert_eq!(uninterrupted.termination, TerminationReason::BudgetExhausted);
     assert_eq!(uninterrupted.archive.len(), 2_000);
 
-    let path = temp_path("resume.json");
+    let sink = MemorySink::default();
     let flag = Arc::new(AtomicBool::new(false));
-    let config = ExecutorConfig {
-        checkpoint: Some(CheckpointConfig { path: path.clone(), every_evaluations: 300 }),
-        stop_flag: Some(flag.clone()),
-        ..ExecutorConfig::new(2_000, 5)
-    };
+    let config = ExecutorConfig { stop_flag: Some(flag.clone()), ..ExecutorConfig::new(2_000, 5) };
     let interrupted = Executor::new(&objective, space.clone(), engine.clone(), config)
+        .unwrap()
+        .checkpoint_to(300, sink.clone())
         .unwrap()
         .add_observer(StopAfter { flag: flag.clone(), after_steps: 17 })
         .run()
@@ -135,46 +159,39 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
     assert_eq!(interrupted.termination, TerminationReason::Interrupted);
     assert_eq!(interrupted.steps, 17, "stops right after the step that set the flag");
     assert!(interrupted.archive.len() < 2_000);
-    assert!(!temp_path("resume.json.tmp").exists(), "the temporary file is renamed away");
+    // Periodic saves every 300 evaluations plus the final one.
+    assert_eq!(*sink.saves.borrow(), interrupted.archive.len() / 300 + 1);
+    let checkpoint = sink.take();
+    assert_eq!(checkpoint.evaluations(), interrupted.archive.len());
 
+    let resume = |checkpoint: Checkpoint, config: ExecutorConfig, engine: Nsga2| {
+        Executor::new(&objective, space.clone(), engine, config).unwrap().resume(checkpoint)
+    };
     let resumed =
-        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
-            .unwrap()
-            .resume(&path)
-            .unwrap();
+        resume(checkpoint.clone(), ExecutorConfig::new(2_000, 5), engine.clone()).unwrap();
     assert_eq!(resumed.termination, TerminationReason::BudgetExhausted);
     assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 
     // A periodic checkpoint in the middle of a run resumes to the same end too.
-    let periodic = temp_path("periodic.json");
-    let config = ExecutorConfig {
-        checkpoint: Some(CheckpointConfig { path: periodic.clone(), every_evaluations: 500 }),
-        ..ExecutorConfig::new(1_000, 5)
-    };
-    run(&objective, &space, engine.clone(), config);
-    let resumed =
-        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 5))
-            .unwrap()
-            .resume(&periodic)
-            .unwrap();
+    let periodic = MemorySink::default();
+    Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(1_000, 5))
+        .unwrap()
+        .checkpoint_to(500, periodic.clone())
+        .unwrap()
+        .run()
+        .unwrap();
+    let resumed = resume(periodic.take(), ExecutorConfig::new(2_000, 5), engine.clone()).unwrap();
     assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 
-    // Resuming with another seed, engine configuration or space is refused.
+    // Resuming with another seed, engine configuration or engine is refused.
     let mismatch = |result: Result<SearchResult, SearchError>, expected: &str| match result {
-        Err(SearchError::CheckpointMismatch { field, .. }) => assert_eq!(field, expected),
+        Err(SearchError::CheckpointMismatch { field }) => assert_eq!(field, expected),
         other => panic!("expected a mismatch on {expected}, got {other:?}"),
     };
-    mismatch(
-        Executor::new(&objective, space.clone(), engine.clone(), ExecutorConfig::new(2_000, 6))
-            .unwrap()
-            .resume(&path),
-        "seed",
-    );
+    mismatch(resume(checkpoint.clone(), ExecutorConfig::new(2_000, 6), engine.clone()), "seed");
     let other_engine = Nsga2 { population_size: 41, ..engine.clone() };
     mismatch(
-        Executor::new(&objective, space.clone(), other_engine, ExecutorConfig::new(2_000, 5))
-            .unwrap()
-            .resume(&path),
+        resume(checkpoint.clone(), ExecutorConfig::new(2_000, 5), other_engine),
         "engine configuration",
     );
     mismatch(
@@ -185,13 +202,20 @@ fn stop_flag_interrupts_and_resume_ends_with_the_same_front() {
             ExecutorConfig::new(2_000, 5),
         )
         .unwrap()
-        .resume(&path),
+        .resume(checkpoint),
         "engine",
     );
-    let missing = Executor::new(&objective, space, engine, ExecutorConfig::new(2_000, 5))
+
+    // A sink that cannot save stops the search with its message.
+    let failed = Executor::new(&objective, space, engine, ExecutorConfig::new(2_000, 5))
         .unwrap()
-        .resume(&temp_path("missing.json"));
-    assert!(matches!(missing, Err(SearchError::CheckpointIo { .. })));
+        .checkpoint_to(300, FailingSink)
+        .unwrap()
+        .run();
+    match failed {
+        Err(SearchError::CheckpointSave { msg }) => assert_eq!(msg, "disk full"),
+        other => panic!("expected a save error, got {:?}", other.map(|r| r.termination)),
+    }
 }
 
 #[test]
@@ -287,11 +311,11 @@ fn invalid_input_is_an_error_not_a_panic() {
     let zero_time =
         ExecutorConfig { max_wall_time: Some(Duration::ZERO), ..ExecutorConfig::new(10, 1) };
     assert!(matches!(build(zero_time), Err(SearchError::InvalidConfig { .. })));
-    let zero_checkpoint = ExecutorConfig {
-        checkpoint: Some(CheckpointConfig { path: temp_path("never.json"), every_evaluations: 0 }),
-        ..ExecutorConfig::new(10, 1)
-    };
-    assert!(matches!(build(zero_checkpoint), Err(SearchError::InvalidConfig { .. })));
+    let zero_checkpoint =
+        Executor::new(&objective, space.clone(), Nsga2::default(), ExecutorConfig::new(10, 1))
+            .unwrap()
+            .checkpoint_to(0, MemorySink::default());
+    assert!(matches!(zero_checkpoint, Err(SearchError::InvalidConfig { .. })));
 
     let seeded = |seed: Vec<usize>| {
         let engine = Nsga2 { initial_population: vec![seed], ..Nsga2::default() };
@@ -392,14 +416,12 @@ fn bayesian_search_resumes_to_the_same_end() {
     let zdt = DiscreteZdt1 { n_genes: 6, n_choices: 7 };
     let space = zdt.space();
     let uninterrupted = run(&zdt, &space, BayesianSearch::default(), ExecutorConfig::new(40, 8));
-    let path = temp_path("bayes.json");
+    let sink = MemorySink::default();
     let flag = Arc::new(AtomicBool::new(false));
-    let config = ExecutorConfig {
-        checkpoint: Some(CheckpointConfig { path: path.clone(), every_evaluations: 1_000 }),
-        stop_flag: Some(flag.clone()),
-        ..ExecutorConfig::new(40, 8)
-    };
+    let config = ExecutorConfig { stop_flag: Some(flag.clone()), ..ExecutorConfig::new(40, 8) };
     let interrupted = Executor::new(&zdt, space.clone(), BayesianSearch::default(), config)
+        .unwrap()
+        .checkpoint_to(1_000, sink.clone())
         .unwrap()
         .add_observer(StopAfter { flag, after_steps: 12 })
         .run()
@@ -407,7 +429,7 @@ fn bayesian_search_resumes_to_the_same_end() {
     assert_eq!(interrupted.termination, TerminationReason::Interrupted);
     let resumed = Executor::new(&zdt, space, BayesianSearch::default(), ExecutorConfig::new(40, 8))
         .unwrap()
-        .resume(&path)
+        .resume(sink.take())
         .unwrap();
     assert_eq!(fingerprint(&resumed), fingerprint(&uninterrupted));
 }

@@ -128,6 +128,9 @@ mod tests {
         // τ-b with a tie in y: pairs (1,2) tie in y; C = 5, D = 0, ties_y = 1:
         // τ_b = 5 / sqrt(6 · 5).
         assert!((kendall_tau(&x, &[1.0, 1.0, 2.0, 3.0]) - 5.0 / 30f64.sqrt()).abs() < 1e-12);
+        // Ranks (1,2,3,4,5) vs (2,1,4,3,5): d² = 1+1+1+1+0 = 4, ρ = 1 − 6·4/(5·24) = 0.8.
+        let rho = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]);
+        assert!((rho - 0.8).abs() < 1e-12);
         // Pearson of a line with a slope of −2 is −1.
         assert!((pearson(&x, &[1.0, -1.0, -3.0, -5.0]) + 1.0).abs() < 1e-12);
     }
@@ -139,6 +142,9 @@ mod tests {
         // worked by hand: cov = 4.5, var = 5 and 4.5 → 4.5 / sqrt(22.5).
         let rho = spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]);
         assert!((rho - 4.5 / 22.5f64.sqrt()).abs() < 1e-12, "{rho}");
+        // Ranks of (1,1,2) are (1.5,1.5,3); against (1,2,3): 1.5 / sqrt(1.5 · 2).
+        let rho = spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]);
+        assert!((rho - 1.5 / 3f64.sqrt()).abs() < 1e-12, "{rho}");
     }
 
     #[test]

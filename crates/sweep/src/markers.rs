@@ -1,7 +1,6 @@
 //! The files that record a job's fate: `ATTEMPT` in a running attempt's folder, `DONE` in a
 //! finished job's folder, `FAILED` in the folder of its last failed attempt. All are YAML.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -122,20 +121,9 @@ pub(crate) fn write_marker<T: Serialize>(dir: &Path, name: &str, value: &T) -> R
     write_atomic(&dir.join(name), text.as_bytes())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` atomically, with an error that names the file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    sculpt_stdx::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// The host name (the short one SLURM uses), or `unknown`.
@@ -148,7 +136,7 @@ pub(crate) fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub(crate) use sculpt_pipeline::now_rfc3339;
+pub(crate) use sculpt_stdx::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

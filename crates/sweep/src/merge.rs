@@ -95,7 +95,8 @@ pub fn merge(sweep: &Sweep, queue: &Queue) -> Result<MergeSummary> {
     };
 
     let report = write_comparison(sweep, &done, &dir, &mut notes);
-    write_atomic(&dir.join("jobs.csv"), jobs_csv(&statuses).as_bytes())?;
+    let jobs = dir.join("jobs.csv");
+    write_atomic(&jobs, &jobs_csv(&statuses).map_err(|e| Error::io(&jobs, e))?)?;
     write_atomic(&dir.join("summary.md"), summary_md(sweep, &statuses, &notes).as_bytes())?;
     Ok(MergeSummary { dir, statuses, tables, report, notes })
 }
@@ -110,7 +111,7 @@ fn write_comparison(
     let final_dir = dir.join("report");
     let mut runs = Vec::new();
     for s in done {
-        match sculpt_report::read_run(&sweep.job_dir(&s.job.id)) {
+        match sculpt_run::read_run(&sweep.job_dir(&s.job.id)) {
             Ok(run) => runs.push(run),
             Err(e) => notes.push(format!("job {} is left out of the report: {e}", s.job.id)),
         }
@@ -141,17 +142,15 @@ fn write_comparison(
     }
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
+/// Columns of `merged/jobs.csv`.
+const JOB_COLUMNS: [&str; 11] = [
+    "job_id", "index", "state", "model", "hardware", "space", "engine", "seed", "budget", "detail",
+    "run_dir",
+];
 
-fn jobs_csv(statuses: &[JobStatus]) -> String {
-    let mut out =
-        String::from("job_id,index,state,model,hardware,space,engine,seed,budget,detail,run_dir\n");
+fn jobs_csv(statuses: &[JobStatus]) -> std::io::Result<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(JOB_COLUMNS)?;
     for s in statuses {
         let settings = &s.job.settings;
         let run_dir =
@@ -169,11 +168,9 @@ fn jobs_csv(statuses: &[JobStatus]) -> String {
             s.detail.replace(['\n', '\r'], " "),
             run_dir,
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        out.write_record(&fields)?;
     }
-    out
+    out.into_inner().map_err(|e| e.into_error())
 }
 
 fn md_cell(text: &str) -> String {

@@ -64,7 +64,7 @@ impl Axis {
 
 /// Constraints applied to every job (merged over each search space's own, as on the command line):
 /// the search's own type, so a sweep file takes exactly the keys a space file does.
-pub type ConstraintSettings = sculpt_pipeline::Constraints;
+pub type ConstraintSettings = sculpt_run::Constraints;
 
 /// Everything one job's search depends on: the settings of `sculpt search` that change its result.
 ///

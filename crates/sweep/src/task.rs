@@ -173,7 +173,6 @@ fn search(
     let engine = EngineKind::parse(&settings.engine)
         .ok_or_else(|| format!("unknown engine `{}`", settings.engine))?;
     let config = SearchConfig {
-        model: settings.model.clone(),
         data: settings.data.clone(),
         hardware: PathBuf::from(&settings.hardware),
         space: PathBuf::from(&settings.space),
@@ -188,12 +187,7 @@ fn search(
         validation_samples: settings.validation_samples,
         cache_dir: Some(sculpt_pipeline::default_cache_dir()),
         time_limit: settings.time_limit_s.map(std::time::Duration::from_secs_f64),
-        stop: None,
-        checkpoint: None,
-        resume: false,
-        proxy: sculpt_pipeline::ProxyMode::Hybrid,
-        export_problem: None,
-        recovery: None,
+        ..SearchConfig::new(settings.model.clone())
     };
     // A panic is a bug, but it must still end as a recorded failure of this job.
     let summary =
@@ -207,7 +201,7 @@ fn search(
                 format!("the search panicked: {msg}")
             })?
             .map_err(|e| e.to_string())?;
-    if summary.termination == "interrupted" {
+    if summary.termination == sculpt_run::TerminationReason::Interrupted {
         return Err("the search was interrupted".into());
     }
     let mut warnings = Vec::new();
@@ -217,10 +211,13 @@ fn search(
         ),
         Err(e) => warnings.push(format!("Parquet tables: {e}")),
     }
-    let report = sculpt_report::read_run(out)
-        .and_then(|run| sculpt_report::write_report(&run, &out.join("report")));
-    if let Err(e) = report {
-        warnings.push(format!("report: {e}"));
+    match sculpt_run::read_run(out) {
+        Ok(run) => {
+            if let Err(e) = sculpt_report::write_report(&run, &out.join("report")) {
+                warnings.push(format!("report: {e}"));
+            }
+        }
+        Err(e) => warnings.push(format!("report: {e}")),
     }
     Ok(warnings)
 }

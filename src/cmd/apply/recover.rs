@@ -164,11 +164,15 @@ pub(crate) fn run(
         epochs_csv.push('\n');
     }
     let epochs_path = sidecar(out, ".recovery.csv");
-    sculpt_model::write_atomic(&epochs_path, epochs_csv.as_bytes())?;
+    crate::output::write_file(&epochs_path, epochs_csv.as_bytes(), "the recovery epochs")?;
     let mut files = vec![epochs_path.display().to_string()];
     if let Some(steps) = &steps {
         let path = sidecar(out, ".steps.csv");
-        sculpt_model::write_atomic(&path, sculpt_compress::steps_csv(steps).as_bytes())?;
+        crate::output::write_file(
+            &path,
+            sculpt_compress::steps_csv(steps).as_bytes(),
+            "the progressive steps",
+        )?;
         files.push(path.display().to_string());
         let points: Vec<(usize, f64, f64)> = steps
             .iter()

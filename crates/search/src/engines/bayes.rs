@@ -11,7 +11,9 @@ use crate::engines::gp::{
 use crate::engines::{NovelBatch, uniform_genomes};
 use crate::error::{Result, SearchError};
 use crate::executor::Engine;
-use crate::executor::{EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason};
+use crate::executor::{
+    EvaluatedCandidate, SearchContext, SearchRng, StepStatus, TerminationReason,
+};
 use crate::objective::{Evaluation, Objective};
 use crate::space::Space;
 
@@ -174,43 +176,43 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
 
     fn step(
         &self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
         state: BayesState,
     ) -> Result<(BayesState, StepStatus)> {
         self.validate()?;
-        let space = problem.space();
+        let space = ctx.space();
         // Initial design: uniform and random genomes in one parallel batch.
         if !state.initial_design_done {
-            let remaining = problem.remaining_evaluations();
+            let remaining = ctx.remaining_evaluations();
             let mut batch = NovelBatch::with_capacity(self.initial_samples);
             if self.seed_uniform_genomes {
                 for genome in uniform_genomes(space) {
                     if batch.len() < remaining {
-                        batch.push_if_novel(problem, genome);
+                        batch.push_if_novel(ctx, genome);
                     }
                 }
             }
-            batch.fill_with_random(problem, self.initial_samples.min(remaining));
+            batch.fill_with_random(ctx, self.initial_samples.min(remaining));
             if batch.is_empty() {
                 return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
             }
-            batch.evaluate(problem)?;
+            batch.evaluate(ctx)?;
             return Ok((BayesState { initial_design_done: true, ..state }, StepStatus::Continue));
         }
-        if problem.evaluations() < 2 {
+        if ctx.evaluations() < 2 {
             // Not enough data to fit a surrogate (a tiny budget or space): sample at random.
             let mut batch = NovelBatch::with_capacity(1);
-            batch.fill_with_random(problem, 1);
+            batch.fill_with_random(ctx, 1);
             if batch.is_empty() {
                 return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
             }
-            batch.evaluate(problem)?;
+            batch.evaluate(ctx)?;
             return Ok((state, StepStatus::Continue));
         }
 
-        let n_objectives = problem.objective().n_objectives();
-        let weights = random_weights(problem.rng(), n_objectives);
-        let scalarised = scalarise(problem.archive(), &weights);
+        let n_objectives = ctx.objective().n_objectives();
+        let weights = random_weights(ctx.rng(), n_objectives);
+        let scalarised = scalarise(ctx.archive(), &weights);
         let mut by_quality: Vec<usize> = (0..scalarised.len()).collect();
         by_quality.sort_by(|&a, &b| scalarised[a].total_cmp(&scalarised[b]).then(a.cmp(&b)));
 
@@ -220,7 +222,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         } else {
             let half = self.max_gp_points / 2;
             let mut rest: Vec<usize> = by_quality[half..].to_vec();
-            rest.shuffle(problem.rng());
+            rest.shuffle(ctx.rng());
             let mut chosen: Vec<usize> = by_quality[..half].to_vec();
             chosen.extend(rest.into_iter().take(self.max_gp_points - half));
             chosen
@@ -232,7 +234,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         let scale = if variance > 0.0 { variance.sqrt() } else { 1.0 };
         let targets: Vec<f64> = raw_targets.iter().map(|t| (t - mean) / scale).collect();
         let genomes: Vec<Vec<usize>> =
-            training.iter().map(|&i| problem.archive()[i].genome.clone()).collect();
+            training.iter().map(|&i| ctx.archive()[i].genome.clone()).collect();
         let n_choices: Vec<usize> = space.genes().iter().map(|g| g.n_choices).collect();
         let start: Option<LogHyperparameters> = state.log_hyperparameters;
         let gp = GaussianProcess::fit(
@@ -247,27 +249,27 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
 
         // Candidate pool: random genomes, then neighbours and multi-gene mutations of the best.
         let mut pool = NovelBatch::with_capacity(self.random_candidates);
-        pool.fill_with_random(problem, self.random_candidates);
+        pool.fill_with_random(ctx, self.random_candidates);
         for &start_index in by_quality.iter().take(self.local_starts) {
-            let genome = problem.archive()[start_index].genome.clone();
-            let mut local = neighbours(space, &genome, self.max_neighbours, problem.rng());
+            let genome = ctx.archive()[start_index].genome.clone();
+            let mut local = neighbours(space, &genome, self.max_neighbours, ctx.rng());
             for _ in 0..(self.max_neighbours / 10).max(1) {
                 // Several genes at once, so the pool reaches beyond the immediate neighbourhood.
                 let mut mutant = genome.clone();
-                let n_changes = problem.rng().random_range(2..=space.n_genes().clamp(2, 8));
+                let n_changes = ctx.rng().random_range(2..=space.n_genes().clamp(2, 8));
                 for _ in 0..n_changes {
-                    let g = problem.rng().random_range(0..space.n_genes());
-                    mutant[g] = problem.rng().random_range(0..space.n_choices(g));
+                    let g = ctx.rng().random_range(0..space.n_genes());
+                    mutant[g] = ctx.rng().random_range(0..space.n_choices(g));
                 }
                 local.push(mutant);
             }
             for candidate in local {
-                pool.push_if_novel(problem, candidate);
+                pool.push_if_novel(ctx, candidate);
             }
         }
         let pool = pool.into_genomes();
         if pool.is_empty() {
-            let status = if problem.space_exhausted() {
+            let status = if ctx.space_exhausted() {
                 TerminationReason::SpaceExhausted
             } else {
                 TerminationReason::Converged
@@ -286,11 +288,10 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
         let mut chosen_score = scores[best_index];
         // Greedy local search on the acquisition from the best candidate.
         for _ in 0..self.local_search_rounds {
-            let moves: Vec<Vec<usize>> =
-                neighbours(space, &chosen, self.max_neighbours, problem.rng())
-                    .into_iter()
-                    .filter(|g| !problem.is_evaluated(g))
-                    .collect();
+            let moves: Vec<Vec<usize>> = neighbours(space, &chosen, self.max_neighbours, ctx.rng())
+                .into_iter()
+                .filter(|g| !ctx.is_evaluated(g))
+                .collect();
             if moves.is_empty() {
                 break;
             }
@@ -302,7 +303,7 @@ impl<O: Objective + ?Sized> Engine<O> for BayesianSearch {
             chosen_score = scores[best_index];
             chosen = moves[best_index].clone();
         }
-        problem.evaluate(chosen)?;
+        ctx.evaluate(chosen)?;
         Ok((
             BayesState { log_hyperparameters: Some(gp.log_hyperparameters), ..state },
             StepStatus::Continue,

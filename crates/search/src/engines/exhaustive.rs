@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SearchError};
-use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
+use crate::executor::{Engine, SearchContext, StepStatus, TerminationReason};
 use crate::objective::Objective;
 
 /// Evaluates every genome of the space in enumeration order (gene 0 varies slowest).
@@ -35,7 +35,7 @@ impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
 
     fn step(
         &self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
         state: ExhaustiveState,
     ) -> Result<(ExhaustiveState, StepStatus)> {
         if self.batch_size == 0 {
@@ -44,7 +44,7 @@ impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
                 reason: "must be at least 1".to_owned(),
             });
         }
-        let space = problem.space();
+        let space = ctx.space();
         let size = match space.size() {
             Some(size) if size <= u128::from(self.max_genomes) => size as u64,
             _ => {
@@ -56,17 +56,17 @@ impl<O: Objective + ?Sized> Engine<O> for ExhaustiveSearch {
             }
         };
         let mut next_index = state.next_index;
-        let target = self.batch_size.min(problem.remaining_evaluations());
+        let target = self.batch_size.min(ctx.remaining_evaluations());
         let mut batch = Vec::with_capacity(target);
         while batch.len() < target && next_index < size {
             if let Some(genome) = space.genome_at(u128::from(next_index))
-                && !problem.is_evaluated(&genome)
+                && !ctx.is_evaluated(&genome)
             {
                 batch.push(genome);
             }
             next_index += 1;
         }
-        problem.evaluate_batch(batch)?;
+        ctx.evaluate_batch(batch)?;
         let status = if next_index >= size {
             StepStatus::Finished(TerminationReason::SpaceExhausted)
         } else {

@@ -9,7 +9,7 @@ pub(crate) mod random;
 use rand::Rng;
 
 use crate::error::Result;
-use crate::executor::Problem;
+use crate::executor::SearchContext;
 use crate::hash::{GenomeIndex, genome_hash};
 use crate::objective::Objective;
 use crate::space::Space;
@@ -46,11 +46,11 @@ impl NovelBatch {
     /// it was added.
     pub(crate) fn push_if_novel<O: Objective + ?Sized>(
         &mut self,
-        problem: &Problem<'_, O>,
+        ctx: &SearchContext<'_, O>,
         genome: Vec<usize>,
     ) -> bool {
         let hash = genome_hash(&genome);
-        if problem.find(hash, &genome).is_some()
+        if ctx.find(hash, &genome).is_some()
             || self.index.find(hash, &genome, |k| &self.genomes[k]).is_some()
         {
             return false;
@@ -77,9 +77,9 @@ impl NovelBatch {
     /// positions.
     pub(crate) fn evaluate<O: Objective + ?Sized>(
         self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
     ) -> Result<Vec<usize>> {
-        problem.evaluate_hashed(self.hashes.into_iter().zip(self.genomes).collect())
+        ctx.evaluate_hashed(self.hashes.into_iter().zip(self.genomes).collect())
     }
 
     /// Adds random new genomes until the batch has `target` genomes or no new genome can be
@@ -89,26 +89,26 @@ impl NovelBatch {
     /// small space), the space is scanned in enumeration order from a random start.
     pub(crate) fn fill_with_random<O: Objective + ?Sized>(
         &mut self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
         target: usize,
     ) {
-        let space = problem.space();
+        let space = ctx.space();
         let mut attempts = 0;
         let max_attempts = 20 * target + 100;
         while self.len() < target && attempts < max_attempts {
             attempts += 1;
-            let genome = space.random_genome(problem.rng());
-            self.push_if_novel(problem, genome);
+            let genome = space.random_genome(ctx.rng());
+            self.push_if_novel(ctx, genome);
         }
         if self.len() < target {
             let Some(size) = space.size().filter(|&size| size <= SCAN_LIMIT) else { return };
-            let start = problem.rng().random_range(0..size);
+            let start = ctx.rng().random_range(0..size);
             for offset in 0..size {
                 if self.len() >= target {
                     break;
                 }
                 let Some(genome) = space.genome_at((start + offset) % size) else { break };
-                self.push_if_novel(problem, genome);
+                self.push_if_novel(ctx, genome);
             }
         }
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::engines::{NovelBatch, uniform_genomes};
 use crate::error::{Result, SearchError};
 use crate::executor::{
-    Engine, EvaluatedCandidate, Problem, SearchRng, StepStatus, TerminationReason,
+    Engine, EvaluatedCandidate, SearchContext, SearchRng, StepStatus, TerminationReason,
 };
 use crate::objective::{Evaluation, Objective};
 use crate::pareto::{constrained_non_dominated_sort, crowding_distance};
@@ -77,7 +77,7 @@ impl Default for Nsga2 {
 /// The population carried between generations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Nsga2State {
-    /// The current population, as positions in the archive ([`Problem::archive`]).
+    /// The current population, as positions in the archive ([`SearchContext::archive`]).
     pub population: Vec<usize>,
     /// Number of generations done (the initial population is generation 0).
     pub generation: usize,
@@ -116,11 +116,11 @@ impl Nsga2 {
 
     fn initial_generation<O: Objective + ?Sized>(
         &self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
     ) -> Result<Nsga2State> {
-        let target = self.population_size.min(problem.remaining_evaluations());
+        let target = self.population_size.min(ctx.remaining_evaluations());
         for genome in &self.initial_population {
-            problem.space().check_genome(genome)?;
+            ctx.space().check_genome(genome)?;
         }
         // Given genomes first (an evenly spaced selection if there are too many), then the
         // uniform genomes while there is room, then random ones.
@@ -128,25 +128,23 @@ impl Nsga2 {
         let mut batch = NovelBatch::with_capacity(target);
         if given.len() <= target {
             for genome in given {
-                batch.push_if_novel(problem, genome.clone());
+                batch.push_if_novel(ctx, genome.clone());
             }
         } else {
             for i in 0..target {
-                batch.push_if_novel(
-                    problem,
-                    given[i * (given.len() - 1) / (target - 1).max(1)].clone(),
-                );
+                batch
+                    .push_if_novel(ctx, given[i * (given.len() - 1) / (target - 1).max(1)].clone());
             }
         }
         if self.seed_uniform_genomes {
-            for genome in uniform_genomes(problem.space()) {
+            for genome in uniform_genomes(ctx.space()) {
                 if batch.len() < target {
-                    batch.push_if_novel(problem, genome);
+                    batch.push_if_novel(ctx, genome);
                 }
             }
         }
-        batch.fill_with_random(problem, target);
-        let population = batch.evaluate(problem)?;
+        batch.fill_with_random(ctx, target);
+        let population = batch.evaluate(ctx)?;
         Ok(Nsga2State { population, generation: 0 })
     }
 
@@ -268,12 +266,12 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
 
     fn step(
         &self,
-        problem: &mut Problem<'_, O>,
+        ctx: &mut SearchContext<'_, O>,
         state: Nsga2State,
     ) -> Result<(Nsga2State, StepStatus)> {
         self.validate()?;
         if state.population.is_empty() {
-            let state = self.initial_generation(problem)?;
+            let state = self.initial_generation(ctx)?;
             let status = if state.population.is_empty() {
                 StepStatus::Finished(TerminationReason::SpaceExhausted)
             } else {
@@ -281,19 +279,19 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
             };
             return Ok((state, status));
         }
-        let (rank, crowding) = rank_and_crowding(problem.archive(), &state.population);
-        let target = self.population_size.min(problem.remaining_evaluations());
-        let space = problem.space();
+        let (rank, crowding) = rank_and_crowding(ctx.archive(), &state.population);
+        let target = self.population_size.min(ctx.remaining_evaluations());
+        let space = ctx.space();
         let mut offspring = NovelBatch::with_capacity(target);
         let max_attempts = 20 * target + 100;
         let mut attempts = 0;
         while offspring.len() < target && attempts < max_attempts {
             attempts += 1;
-            let first = binary_tournament(&rank, &crowding, problem.rng());
-            let mut child = problem.archive()[state.population[first]].genome.clone();
-            if problem.rng().random_bool(self.crossover_probability) {
-                let second = binary_tournament(&rank, &crowding, problem.rng());
-                let (archive, rng) = problem.archive_and_rng();
+            let first = binary_tournament(&rank, &crowding, ctx.rng());
+            let mut child = ctx.archive()[state.population[first]].genome.clone();
+            if ctx.rng().random_bool(self.crossover_probability) {
+                let second = binary_tournament(&rank, &crowding, ctx.rng());
+                let (archive, rng) = ctx.archive_and_rng();
                 let second = &archive[state.population[second]].genome;
                 // Uniform crossover, one random bit per gene, 64 genes per draw.
                 let mut bits = 0u64;
@@ -307,18 +305,18 @@ impl<O: Objective + ?Sized> Engine<O> for Nsga2 {
                     bits >>= 1;
                 }
             }
-            self.mutate(&mut child, |g| space.n_choices(g), problem.rng());
-            offspring.push_if_novel(problem, child);
+            self.mutate(&mut child, |g| space.n_choices(g), ctx.rng());
+            offspring.push_if_novel(ctx, child);
         }
         // Variation could not find enough new genomes (a converged population in a small
         // space): top up with random new ones so the budget keeps buying information.
-        offspring.fill_with_random(problem, target);
+        offspring.fill_with_random(ctx, target);
         if offspring.is_empty() {
             return Ok((state, StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
         let mut merged = state.population;
-        merged.extend(offspring.evaluate(problem)?);
-        let population = select_survivors(problem.archive(), &merged, self.population_size);
+        merged.extend(offspring.evaluate(ctx)?);
+        let population = select_survivors(ctx.archive(), &merged, self.population_size);
         Ok((Nsga2State { population, generation: state.generation + 1 }, StepStatus::Continue))
     }
 

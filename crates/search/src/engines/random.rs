@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engines::NovelBatch;
 use crate::error::{Result, SearchError};
-use crate::executor::{Engine, Problem, StepStatus, TerminationReason};
+use crate::executor::{Engine, SearchContext, StepStatus, TerminationReason};
 use crate::objective::Objective;
 
 /// Uniform random search without repeats; each step evaluates one batch.
@@ -23,20 +23,20 @@ impl Default for RandomSearch {
 impl<O: Objective + ?Sized> Engine<O> for RandomSearch {
     type State = ();
 
-    fn step(&self, problem: &mut Problem<'_, O>, _state: ()) -> Result<((), StepStatus)> {
+    fn step(&self, ctx: &mut SearchContext<'_, O>, _state: ()) -> Result<((), StepStatus)> {
         if self.batch_size == 0 {
             return Err(SearchError::InvalidConfig {
                 parameter: "batch_size",
                 reason: "must be at least 1".to_owned(),
             });
         }
-        let target = self.batch_size.min(problem.remaining_evaluations());
+        let target = self.batch_size.min(ctx.remaining_evaluations());
         let mut batch = NovelBatch::with_capacity(target);
-        batch.fill_with_random(problem, target);
+        batch.fill_with_random(ctx, target);
         if batch.is_empty() {
             return Ok(((), StepStatus::Finished(TerminationReason::SpaceExhausted)));
         }
-        batch.evaluate(problem)?;
+        batch.evaluate(ctx)?;
         Ok(((), StepStatus::Continue))
     }
 
