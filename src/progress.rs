@@ -94,7 +94,10 @@ impl Progress {
                     return;
                 }
                 s.last_line = Some(now);
-                eprintln!("{}", count_line(task, done, total, now.duration_since(s.task_started), detail));
+                eprintln!(
+                    "{}",
+                    count_line(task, done, total, now.duration_since(s.task_started), detail)
+                );
             }
         }
     }
@@ -133,7 +136,13 @@ fn count_line(task: &str, done: usize, total: usize, elapsed: Duration, detail: 
 }
 
 fn sig3(x: f64) -> String {
-    if x >= 100.0 { format!("{x:.0}") } else if x >= 10.0 { format!("{x:.1}") } else { format!("{x:.2}") }
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// `45 s`, `3 min 5 s`, `2 h 10 min`.

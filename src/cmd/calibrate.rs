@@ -194,7 +194,7 @@ fn write_fitted(
         "# Fitted by `sculpt calibrate` on this machine from {} micro-benchmarks of sculpt's candle runtime\n# (held-out: {}){table_note}.\n# Timed with {} candle thread(s) (RAYON_NUM_THREADS); the numbers hold for that setting.\n# Every number not fitted is from {}.\n{yaml}\n",
         cal.measurements.0,
         cal.measurements.1,
-        candle_core::utils::get_num_threads(),
+        sculpt_model::runtime_threads(),
         args.hardware.display(),
     );
     output::write_file(out, yaml.as_bytes(), "the fitted profile")

@@ -29,21 +29,23 @@ pub(crate) fn load_model_with(
 
 /// `--engine`: one of the pipeline's engine names, checked by clap (which lists them in errors
 /// and help).
-pub(crate) fn engine_parser() -> impl clap::builder::TypedValueParser<Value = sculpt_pipeline::EngineKind>
-{
+pub(crate) fn engine_parser()
+-> impl clap::builder::TypedValueParser<Value = sculpt_pipeline::EngineKind> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(sculpt_pipeline::EngineKind::ALL.map(|e| e.name()))
         .try_map(|name| {
-            sculpt_pipeline::EngineKind::parse(&name).ok_or_else(|| format!("unknown engine `{name}`"))
+            sculpt_pipeline::EngineKind::parse(&name)
+                .ok_or_else(|| format!("unknown engine `{name}`"))
         })
 }
 
 /// `--proxy`: one of the pipeline's accuracy proxies, checked by clap.
-pub(crate) fn proxy_parser() -> impl clap::builder::TypedValueParser<Value = sculpt_pipeline::ProxyMode>
-{
+pub(crate) fn proxy_parser()
+-> impl clap::builder::TypedValueParser<Value = sculpt_pipeline::ProxyMode> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(sculpt_pipeline::ProxyMode::ALL.map(|p| p.name()))
         .try_map(|name| {
-            sculpt_pipeline::ProxyMode::parse(&name).ok_or_else(|| format!("unknown proxy `{name}`"))
+            sculpt_pipeline::ProxyMode::parse(&name)
+                .ok_or_else(|| format!("unknown proxy `{name}`"))
         })
 }

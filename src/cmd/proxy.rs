@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sculpt_pipeline::{DataSelection, Inputs, ProxyKind};
+use sculpt_pipeline::{DataSelection, Inputs, TableProxy};
 use serde_json::json;
 
 use crate::output::{self, Format};
@@ -112,7 +112,8 @@ pub(crate) fn sensitivity(args: &SensitivityArgs) -> anyhow::Result<ExitCode> {
     let p = prepare(&args.common, &progress);
     progress.finish();
     let p = p?;
-    let rows = sculpt_pipeline::sensitivity_rows(&p.inputs.model, &p.inputs.space, &p.table.entries);
+    let rows =
+        sculpt_pipeline::sensitivity_rows(&p.inputs.model, &p.inputs.space, &p.table.entries);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&json!({
             "model": p.inputs.model.name, "data": p.splits.calibration.name, "baseline": p.table.baseline,
@@ -135,8 +136,8 @@ pub(crate) fn sensitivity(args: &SensitivityArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn proxy_check(args: &ProxyCheckArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.samples >= 3, "--samples must be at least 3");
     let kind = match args.proxy {
-        CheckedProxy::Table => ProxyKind::Table,
-        CheckedProxy::Corrected => ProxyKind::TableCorrected { fit: args.fit.max(4) },
+        CheckedProxy::Table => TableProxy::Plain,
+        CheckedProxy::Corrected => TableProxy::Corrected { fit: args.fit.max(4) },
     };
     let progress = Progress::new();
     let p = prepare(&args.common, &progress)?;

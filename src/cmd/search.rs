@@ -199,10 +199,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 r.plan_file.clone().unwrap_or_default(),
             ];
             if recovered {
-                row.insert(
-                    3,
-                    r.accuracy_loss_recovered.map(loss).unwrap_or_default(),
-                );
+                row.insert(3, r.accuracy_loss_recovered.map(loss).unwrap_or_default());
             }
             row
         })

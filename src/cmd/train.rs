@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sculpt_eval::{Data, Dataset};
+use sculpt_eval::Dataset;
 use sculpt_model::{Model, TrainConfig};
 
 #[derive(clap::Args, Debug)]
@@ -80,18 +80,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn dense(data: &Dataset) -> anyhow::Result<(&candle_core::Tensor, &[u32])> {
-    match &data.data {
-        Data::Dense { inputs, labels: Some(labels) } => Ok((inputs, labels.as_slice())),
-        Data::Dense { labels: None, .. } => {
-            anyhow::bail!("`{}` has no labels; training needs them", data.name)
-        }
-        Data::Text { .. } | Data::Pairs { .. } => {
-            anyhow::bail!("`{}` is text; training needs labelled images or features", data.name)
-        }
-    }
-}
-
 fn train_one(
     mut model: Model,
     train_data: &Dataset,
@@ -99,7 +87,7 @@ fn train_one(
     config: &TrainConfig,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let (inputs, labels) = dense(train_data)?;
+    let (inputs, labels) = train_data.labelled_dense()?;
     let inputs = sculpt_eval::fit_inputs(&model.graph, inputs)?;
     eprintln!(
         "training {} on {} ({} samples, {} epochs)",
@@ -152,10 +140,10 @@ fn write_subsets(train: &Dataset, test: &Dataset, dir: &Path, seed: u64) -> anyh
         (test, 2000, "fashion-mnist-eval.safetensors"),
         (train, 512, "fashion-mnist-calib.safetensors"),
     ] {
-        let (_, labels) = dense(data)?;
+        let (_, labels) = data.labelled_dense()?;
         let picked = sculpt_eval::balanced_subset(labels, n, seed);
         let subset = data.select(&picked)?;
-        let (inputs, labels) = dense(&subset)?;
+        let (inputs, labels) = subset.labelled_dense()?;
         let path = dir.join(file);
         sculpt_eval::write_dense_u8(&path, inputs, Some(labels))?;
         println!("wrote {} ({} samples of {})", path.display(), picked.len(), data.name);

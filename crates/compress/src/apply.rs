@@ -30,7 +30,7 @@ pub enum Encoding {
 
 /// Which zeros a stored weight has on purpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sparsity {
+pub enum ZeroPattern {
     /// None.
     Dense,
     /// Unstructured (magnitude) zeros.
@@ -52,7 +52,7 @@ pub struct StoredWeight {
     /// Value encoding.
     pub encoding: Encoding,
     /// Intentional zeros.
-    pub sparsity: Sparsity,
+    pub sparsity: ZeroPattern,
     /// For N:M: the kernel positions per input (kh·kw for a Conv, 1 otherwise).
     pub inner_stride: usize,
 }
@@ -145,7 +145,7 @@ fn set_weight(op: &mut Op, t: Tensor) {
 }
 
 /// Quantizes (or casts) one weight in place and says how it is stored.
-fn encode_weight(op: &mut Op, q: Option<&Quant>, sparsity: Sparsity) -> Result<StoredWeight> {
+fn encode_weight(op: &mut Op, q: Option<&Quant>, sparsity: ZeroPattern) -> Result<StoredWeight> {
     let w = weight_of(op).expect("a weight layer").clone();
     let shape = w.dims().to_vec();
     let rows = shape[0];
@@ -262,7 +262,7 @@ pub fn apply_resolved(
             let (first, second, _) = lowrank::factorise(&graph.nodes()[idx].op, r)?;
             let mut chain = Vec::new();
             for (suffix, mut op) in [(".lr", first), ("", second)] {
-                let sw = encode_weight(&mut op, o.quant.as_ref(), Sparsity::Dense)?;
+                let sw = encode_weight(&mut op, o.quant.as_ref(), ZeroPattern::Dense)?;
                 let node_name = format!("{name}{suffix}");
                 if sw.encoding != Encoding::Dense {
                     stored.insert(format!("{node_name}.weight"), sw);
@@ -272,7 +272,7 @@ pub fn apply_resolved(
             chains.insert(idx, chain);
             continue;
         }
-        let mut sparsity = Sparsity::Dense;
+        let mut sparsity = ZeroPattern::Dense;
         let op = &mut graph.nodes_mut()[idx].op;
         if let Some(p) = o.prune.as_ref().filter(|_| !skip_prune.contains(&idx)) {
             let w = weight_of(op).expect("weight layer").clone();
@@ -286,21 +286,21 @@ pub fn apply_resolved(
                 PruneKind::NM => {
                     let (n, m) = (p.n.unwrap_or(2), p.m.unwrap_or(4));
                     let k = if shape.len() == 4 { shape[2] * shape[3] } else { 1 };
-                    sparsity = Sparsity::NM { n, m };
+                    sparsity = ZeroPattern::NM { n, m };
                     Some(prune::nm_keep(&values, shape[0], shape[1], k, n, m))
                 }
                 _ => None,
             };
             if let Some(keep) = keep {
-                if sparsity == Sparsity::Dense {
-                    sparsity = Sparsity::Unstructured;
+                if sparsity == ZeroPattern::Dense {
+                    sparsity = ZeroPattern::Unstructured;
                 }
                 prune::apply_keep(&mut values, &keep);
                 set_weight(op, Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?);
             }
         }
         if o.quant.as_ref().is_some_and(|q| q.weight_bits.is_some_and(|b| b < 32))
-            || sparsity != Sparsity::Dense
+            || sparsity != ZeroPattern::Dense
         {
             let sw = encode_weight(op, o.quant.as_ref(), sparsity)?;
             stored.insert(format!("{name}.weight"), sw);

@@ -28,7 +28,7 @@ use half::{bf16, f16};
 use sculpt_model::{Model, Op, SafetensorsFile};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{Compressed, Encoding, Sparsity, StoredWeight};
+use crate::apply::{Compressed, Encoding, ZeroPattern, StoredWeight};
 use crate::error::{Error, Result};
 use crate::plan::FloatFormat;
 use crate::quant::{QuantizedWeight, pack_bits, packed_len, unpack_bits};
@@ -177,7 +177,7 @@ fn encode(
         inner_stride: None,
     };
     let nm = match sw.sparsity {
-        Sparsity::NM { n, m } => {
+        ZeroPattern::NM { n, m } => {
             nm_codes(values, &sw.shape, sw.inner_stride, n, m).map(|(c, k)| (n, m, c, k))
         }
         _ => None,
@@ -194,13 +194,13 @@ fn encode(
     let dense_bytes = (n_total * bits_per_value).div_ceil(8) + extra_dense;
     // Sparse candidates: N:M (values + indices) or a bitmap (values + 1 bit per weight).
     let sparse_choice: Option<(&str, usize)> = match (&sw.sparsity, &nm) {
-        (Sparsity::NM { .. }, Some((_, m, codes, _))) => Some((
+        (ZeroPattern::NM { .. }, Some((_, m, codes, _))) => Some((
             "nm",
             (n_kept * bits_per_value).div_ceil(8)
                 + packed_len(codes.len(), index_bits(*m))
                 + extra_dense,
         )),
-        (Sparsity::Dense, _) => None,
+        (ZeroPattern::Dense, _) => None,
         _ => Some((
             "bitmap",
             (n_kept * bits_per_value).div_ceil(8) + n_total.div_ceil(8) + extra_dense,
@@ -500,14 +500,20 @@ pub fn attach_candle_kernels(compressed: &mut Compressed) -> Result<()> {
 fn attach_kernels(model: &mut Model, bits: &BTreeMap<String, u8>) -> Result<()> {
     for node in model.graph.nodes_mut() {
         let Some(&b) = bits.get(&format!("{}.weight", node.name)) else { continue };
-        if let Op::Linear(l) = &mut node.op
-            && let Some(dtype) = ggml_type(b, l.in_features())
-        {
-            let q = QTensor::quantize(&l.weight, dtype)?;
-            l.kernel = Some(QMatMul::from_qtensor(q)?);
+        if let Op::Linear(l) = &mut node.op {
+            attach_quantized_kernel(l, b)?;
         }
     }
     Ok(())
+}
+
+/// Runs a Linear layer on candle's quantized matmul with the block format closest to `bits`;
+/// returns `false` (and leaves the layer as it is) when its inner dimension fits no block.
+pub fn attach_quantized_kernel(linear: &mut sculpt_model::Linear, bits: u8) -> Result<bool> {
+    let Some(dtype) = ggml_type(bits, linear.in_features()) else { return Ok(false) };
+    let q = QTensor::quantize(&linear.weight, dtype)?;
+    linear.kernel = Some(QMatMul::from_qtensor(q)?);
+    Ok(true)
 }
 
 /// candle's block format closest to a stored integer width, if the inner dimension fits it.

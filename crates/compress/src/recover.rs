@@ -31,7 +31,7 @@ use sculpt_model::{
     TrainVar,
 };
 
-use crate::apply::{Compressed, Encoding, Sparsity, quant_params};
+use crate::apply::{Compressed, Encoding, ZeroPattern, quant_params};
 use crate::error::{Error, Result};
 use crate::plan::{Clip, FloatFormat, Granularity, LayerOption};
 use crate::quant::{self, QuantParams, QuantizedWeight};
@@ -309,7 +309,7 @@ fn weight_specs(c: &Compressed) -> Result<Vec<WeightSpec>> {
             Encoding::Dense => Grid::None,
         };
         let mask = match sw.sparsity {
-            Sparsity::Dense => None,
+            ZeroPattern::Dense => None,
             _ => {
                 let w = layer_weight(graph, node).ok_or_else(|| Error::Invalid {
                     msg: format!("layer `{layer}` has no weight"),

@@ -60,6 +60,19 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The inputs and labels of labelled dense data (images or features), as training needs them.
+    pub fn labelled_dense(&self) -> Result<(&Tensor, &[u32])> {
+        match &self.data {
+            Data::Dense { inputs, labels: Some(labels) } => Ok((inputs, labels.as_slice())),
+            Data::Dense { labels: None, .. } => Err(Error::Mismatch {
+                msg: format!("`{}` has no labels; training needs them", self.name),
+            }),
+            Data::Text { .. } | Data::Pairs { .. } => Err(Error::Mismatch {
+                msg: format!("`{}` is text; training needs labelled images or features", self.name),
+            }),
+        }
+    }
+
     /// The number of samples.
     pub fn len(&self) -> usize {
         match &self.data {

@@ -16,6 +16,7 @@
 mod data;
 mod error;
 mod evaluate;
+mod fidelity;
 mod idx;
 
 pub use data::{
@@ -24,6 +25,7 @@ pub use data::{
     read_text_lines, write_dense_u8,
 };
 pub use error::{Error, Result};
+pub use fidelity::{Fidelity, fidelity};
 pub use evaluate::{
     DEFAULT_BATCH, EvalReport, accuracy, dense_outputs, evaluate, fit_inputs, pair_cosines,
     text_outputs,

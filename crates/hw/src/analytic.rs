@@ -39,7 +39,7 @@ use crate::error::Error;
 use crate::profile::{FallbackWeights, PrecisionSupport, Profile, Throughput, UnstructuredSupport};
 use crate::systolic::SystolicArray;
 use crate::workload::{
-    LayerCompression, LayerKind, LayerWorkload, Precision, QuantGranularity, Sparsity,
+    LayerCompression, WorkloadKind, LayerWorkload, Precision, QuantGranularity, Sparsity,
 };
 
 /// Bits of one quantization scale (a 16-bit float).
@@ -112,7 +112,7 @@ pub struct LayerCost {
     /// The layer's name.
     pub layer: String,
     /// The layer's kind.
-    pub kind: LayerKind,
+    pub kind: WorkloadKind,
     /// The precision the option asked for.
     pub requested_precision: Precision,
     /// The precision of the kernel that actually ran (differs after a fallback).
@@ -320,7 +320,7 @@ pub fn analytic_layer_cost(
     let (storage, sparse_factor) = sparsity_effect(profile, sparsity, kernel.used);
 
     let weight_bytes = weight_bits(workload, compression, kernel.stored, storage).div_ceil(8);
-    let weight_bytes_moved = if workload.kind == LayerKind::Embedding && workload.weight_elems > 0 {
+    let weight_bytes_moved = if workload.kind == WorkloadKind::Embedding && workload.weight_elems > 0 {
         let share = (workload.out_act_elems as f64 / workload.weight_elems as f64).min(1.0);
         (weight_bytes as f64 * share).ceil() as u64
     } else {

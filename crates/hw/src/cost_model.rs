@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::lookup::{LookupTable, TableRow};
 use crate::profile::{LookupMode, MissingPolicy, Profile};
 use crate::workload::{
-    ActivationPrecision, LayerCompression, LayerKind, LayerWorkload, Precision, QuantGranularity,
+    ActivationPrecision, LayerCompression, WorkloadKind, LayerWorkload, Precision, QuantGranularity,
 };
 
 /// Costs layers and models on one device: the analytic model, optionally replaced or scaled by a
@@ -44,7 +44,7 @@ struct Lookup {
     mode: LookupMode,
     missing: MissingPolicy,
     /// Per-kind latency factors (measured / analytic), for [`LookupMode::Scale`].
-    factors: BTreeMap<LayerKind, f64>,
+    factors: BTreeMap<WorkloadKind, f64>,
 }
 
 impl CostModel {
@@ -89,7 +89,7 @@ impl CostModel {
     }
 
     /// The per-kind latency factors of a `scale`-mode table (empty otherwise).
-    pub fn scale_factors(&self) -> BTreeMap<LayerKind, f64> {
+    pub fn scale_factors(&self) -> BTreeMap<WorkloadKind, f64> {
         self.lookup.as_ref().map(|l| l.factors.clone()).unwrap_or_default()
     }
 
@@ -218,7 +218,7 @@ fn describe_entry(workload: &LayerWorkload, compression: &LayerCompression) -> S
 pub(crate) fn row_as_layer(row: &TableRow) -> Option<(LayerWorkload, LayerCompression)> {
     let gemm = row.gemm?;
     let weight_elems =
-        if row.kind == LayerKind::Attention { 0 } else { gemm.groups * gemm.k * gemm.n };
+        if row.kind == WorkloadKind::Attention { 0 } else { gemm.groups * gemm.k * gemm.n };
     let workload = LayerWorkload {
         name: format!("table line {}", row.line),
         kind: row.kind,
@@ -247,8 +247,8 @@ pub(crate) fn row_as_layer(row: &TableRow) -> Option<(LayerWorkload, LayerCompre
 fn scale_factors(
     profile: &Profile,
     table: &LookupTable,
-) -> Result<BTreeMap<LayerKind, f64>, Error> {
-    let mut logs: BTreeMap<LayerKind, Vec<f64>> = BTreeMap::new();
+) -> Result<BTreeMap<WorkloadKind, f64>, Error> {
+    let mut logs: BTreeMap<WorkloadKind, Vec<f64>> = BTreeMap::new();
     for row in table.rows() {
         let Some((workload, compression)) = row_as_layer(row) else { continue };
         let analytic =

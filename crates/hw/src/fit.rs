@@ -16,7 +16,7 @@ use argmin::solver::neldermead::NelderMead;
 use crate::analytic::{CostContext, analytic_layer_cost};
 use crate::error::Error;
 use crate::profile::{PrecisionSupport, Profile};
-use crate::workload::{LayerCompression, LayerKind, LayerWorkload, Precision};
+use crate::workload::{LayerCompression, WorkloadKind, LayerWorkload, Precision};
 
 /// One measured layer latency.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +41,7 @@ pub enum FreeParam {
     /// `overheads.per_layer_us`.
     PerLayerOverhead,
     /// `utilisation.<kind>`, kept in `(0, 1)`.
-    Utilisation(LayerKind),
+    Utilisation(WorkloadKind),
 }
 
 /// Budget of a fit.
@@ -179,7 +179,12 @@ pub fn compare(predicted: &[f64], measured: &[f64]) -> ValidationStats {
     let rel: Vec<f64> = predicted.iter().zip(measured).map(|(p, m)| ((p - m) / m).abs()).collect();
     let mape = rel.iter().sum::<f64>() / n as f64;
     let within_10pct = rel.iter().filter(|r| **r <= 0.10 + 1e-12).count() as f64 / n as f64;
-    ValidationStats { n, mape, within_10pct, spearman: sculpt_stdx::stats::spearman(&predicted[..n], &measured[..n]) }
+    ValidationStats {
+        n,
+        mape,
+        within_10pct,
+        spearman: sculpt_stdx::stats::spearman(&predicted[..n], &measured[..n]),
+    }
 }
 
 fn check_measurements(measurements: &[Measurement]) -> Result<(), Error> {
@@ -372,7 +377,7 @@ mod tests {
     fn transforms_round_trip() {
         for (param, value) in [
             (FreeParam::DramBandwidth, 17.0),
-            (FreeParam::Utilisation(LayerKind::Linear), 0.3),
+            (FreeParam::Utilisation(WorkloadKind::Linear), 0.3),
             (FreeParam::PerLayerOverhead, 5.0),
         ] {
             let back = from_free(param, to_free(param, value));

@@ -1,9 +1,9 @@
 //! Hardware profiles and cost models for sculpt.
 //!
-//! A [`Profile`] describes one device in YAML (schema version 1, documented in `SCHEMA.md`):
-//! throughput and energy per [`Precision`], what happens to precisions it lacks (fallback or
+//! A [`Profile`] describes one device in YAML (schema version 1, documented in
+//! `docs/hardware-profiles.md`): throughput and energy per [`Precision`], what happens to precisions it lacks (fallback or
 //! rejection), a systolic array's geometry and dataflow, memory levels, sparsity support,
-//! overheads and utilisation per [`LayerKind`]. A [`CostModel`] turns a layer's work
+//! overheads and utilisation per [`WorkloadKind`]. A [`CostModel`] turns a layer's work
 //! ([`LayerWorkload`], filled by the model side's profiler) and one compression option
 //! ([`LayerCompression`]) into a [`LayerCost`]: latency with its dominating [`Bound`], energy,
 //! bytes and the precision actually used; [`CostModel::model_cost`] sums a whole model into a
@@ -63,6 +63,6 @@ pub use profile::{
 };
 pub use systolic::{Dataflow, SystolicArray};
 pub use workload::{
-    ActivationPrecision, Gemm, GroupSize, LayerCompression, LayerKind, LayerWorkload, NmPattern,
+    ActivationPrecision, Gemm, GroupSize, LayerCompression, WorkloadKind, LayerWorkload, NmPattern,
     Precision, QuantGranularity, Sparsity, SparsityRatio,
 };

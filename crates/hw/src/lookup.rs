@@ -6,7 +6,7 @@
 //!
 //! | column | content |
 //! |---|---|
-//! | `kind` | a [`LayerKind`] name (`linear`, `conv2d`, …) |
+//! | `kind` | a [`WorkloadKind`] name (`linear`, `conv2d`, …) |
 //! | `precision` | the requested precision ([`Precision`] name: the weight precision, or the activation precision of a weight-less layer) |
 //! | `sparsity` | `dense`, `N:M` (`2:4`) or `unstructured:R` (`unstructured:0.5`) |
 //! | `m`, `n`, `k`, `groups` | the GEMM dimensions; all four empty for a layer without a GEMM |
@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::workload::{Gemm, LayerKind, Precision, Sparsity};
+use crate::workload::{Gemm, WorkloadKind, Precision, Sparsity};
 
 const COLUMNS: [&str; 10] =
     ["kind", "precision", "sparsity", "m", "n", "k", "groups", "macs", "latency_s", "energy_j"];
@@ -48,7 +48,7 @@ pub struct TableRow {
     /// The 1-based line of the row in its file.
     pub line: usize,
     /// The layer kind.
-    pub kind: LayerKind,
+    pub kind: WorkloadKind,
     /// The requested precision.
     pub precision: Precision,
     /// The sparsity.
@@ -134,7 +134,7 @@ impl LookupTable {
             let bad = |name: &str, what: &str| {
                 err(Some(line), Some(name), format!("{what}, got `{}`", cell(name)))
             };
-            let kind = LayerKind::from_name(cell("kind"))
+            let kind = WorkloadKind::from_name(cell("kind"))
                 .ok_or_else(|| bad("kind", "not a layer kind"))?;
             let precision = Precision::from_name(cell("precision"))
                 .ok_or_else(|| bad("precision", "not a precision"))?;
@@ -204,7 +204,7 @@ impl LookupTable {
     /// Looks a layer up by the rules in the module documentation; `None` is a miss.
     pub fn lookup(
         &self,
-        kind: LayerKind,
+        kind: WorkloadKind,
         precision: Precision,
         sparsity: &Sparsity,
         gemm: Option<&Gemm>,

@@ -1,6 +1,7 @@
 //! Device profiles: the YAML schema (version 1), its validation, and the validated [`Profile`].
 //!
-//! The schema is documented for users in `SCHEMA.md`; this module is its single source of truth.
+//! The schema is documented for users in `docs/hardware-profiles.md`; this module is its single
+//! source of truth.
 //! Deserialisation goes through `sculpt-yaml` (unknown keys rejected, errors with file, line and
 //! key); semantic checks run afterwards and point at the offending key with
 //! [`sculpt_yaml::Error::at_key`].
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::systolic::{Dataflow, SystolicArray};
-use crate::workload::{LayerKind, NmPattern, Precision};
+use crate::workload::{WorkloadKind, NmPattern, Precision};
 
 /// The schema version this crate reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -247,7 +248,7 @@ impl Profile {
     }
 
     /// The fraction of peak throughput layers of `kind` reach, in `(0, 1]`.
-    pub fn utilisation(&self, kind: LayerKind) -> f64 {
+    pub fn utilisation(&self, kind: WorkloadKind) -> f64 {
         self.raw.utilisation.get(kind).unwrap_or(self.raw.utilisation.default)
     }
 
@@ -491,39 +492,39 @@ pub(crate) struct RawUtilisation {
 }
 
 impl RawUtilisation {
-    fn get(&self, kind: LayerKind) -> Option<f64> {
+    fn get(&self, kind: WorkloadKind) -> Option<f64> {
         *self.slot(kind)
     }
 
-    fn slot(&self, kind: LayerKind) -> &Option<f64> {
+    fn slot(&self, kind: WorkloadKind) -> &Option<f64> {
         match kind {
-            LayerKind::Linear => &self.linear,
-            LayerKind::Conv2d => &self.conv2d,
-            LayerKind::DepthwiseConv2d => &self.depthwise_conv2d,
-            LayerKind::Attention => &self.attention,
-            LayerKind::Elementwise => &self.elementwise,
-            LayerKind::Activation => &self.activation,
-            LayerKind::Softmax => &self.softmax,
-            LayerKind::Pool => &self.pool,
-            LayerKind::Norm => &self.norm,
-            LayerKind::Embedding => &self.embedding,
-            LayerKind::Other => &self.other,
+            WorkloadKind::Linear => &self.linear,
+            WorkloadKind::Conv2d => &self.conv2d,
+            WorkloadKind::DepthwiseConv2d => &self.depthwise_conv2d,
+            WorkloadKind::Attention => &self.attention,
+            WorkloadKind::Elementwise => &self.elementwise,
+            WorkloadKind::Activation => &self.activation,
+            WorkloadKind::Softmax => &self.softmax,
+            WorkloadKind::Pool => &self.pool,
+            WorkloadKind::Norm => &self.norm,
+            WorkloadKind::Embedding => &self.embedding,
+            WorkloadKind::Other => &self.other,
         }
     }
 
-    pub(crate) fn set(&mut self, kind: LayerKind, value: f64) {
+    pub(crate) fn set(&mut self, kind: WorkloadKind, value: f64) {
         let slot = match kind {
-            LayerKind::Linear => &mut self.linear,
-            LayerKind::Conv2d => &mut self.conv2d,
-            LayerKind::DepthwiseConv2d => &mut self.depthwise_conv2d,
-            LayerKind::Attention => &mut self.attention,
-            LayerKind::Elementwise => &mut self.elementwise,
-            LayerKind::Activation => &mut self.activation,
-            LayerKind::Softmax => &mut self.softmax,
-            LayerKind::Pool => &mut self.pool,
-            LayerKind::Norm => &mut self.norm,
-            LayerKind::Embedding => &mut self.embedding,
-            LayerKind::Other => &mut self.other,
+            WorkloadKind::Linear => &mut self.linear,
+            WorkloadKind::Conv2d => &mut self.conv2d,
+            WorkloadKind::DepthwiseConv2d => &mut self.depthwise_conv2d,
+            WorkloadKind::Attention => &mut self.attention,
+            WorkloadKind::Elementwise => &mut self.elementwise,
+            WorkloadKind::Activation => &mut self.activation,
+            WorkloadKind::Softmax => &mut self.softmax,
+            WorkloadKind::Pool => &mut self.pool,
+            WorkloadKind::Norm => &mut self.norm,
+            WorkloadKind::Embedding => &mut self.embedding,
+            WorkloadKind::Other => &mut self.other,
         };
         *slot = Some(value);
     }
@@ -700,7 +701,7 @@ impl RawProfile {
         }
         self.validate_precisions()?;
         fraction("utilisation.default", self.utilisation.default)?;
-        for kind in LayerKind::ALL {
+        for kind in WorkloadKind::ALL {
             if let Some(value) = self.utilisation.get(kind) {
                 fraction(&format!("utilisation.{}", kind.name()), value)?;
             }

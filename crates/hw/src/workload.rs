@@ -16,7 +16,7 @@ use crate::error::Error;
 /// The YAML and CSV spelling is the snake-case name (`depthwise_conv2d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LayerKind {
+pub enum WorkloadKind {
     /// A fully connected layer `y = x·Wᵀ (+ b)`.
     Linear,
     /// A dense or grouped (but not depthwise) 2-D convolution.
@@ -43,46 +43,46 @@ pub enum LayerKind {
     Other,
 }
 
-impl LayerKind {
+impl WorkloadKind {
     /// Every kind, in declaration order.
-    pub const ALL: [LayerKind; 11] = [
-        LayerKind::Linear,
-        LayerKind::Conv2d,
-        LayerKind::DepthwiseConv2d,
-        LayerKind::Attention,
-        LayerKind::Elementwise,
-        LayerKind::Activation,
-        LayerKind::Softmax,
-        LayerKind::Pool,
-        LayerKind::Norm,
-        LayerKind::Embedding,
-        LayerKind::Other,
+    pub const ALL: [WorkloadKind; 11] = [
+        WorkloadKind::Linear,
+        WorkloadKind::Conv2d,
+        WorkloadKind::DepthwiseConv2d,
+        WorkloadKind::Attention,
+        WorkloadKind::Elementwise,
+        WorkloadKind::Activation,
+        WorkloadKind::Softmax,
+        WorkloadKind::Pool,
+        WorkloadKind::Norm,
+        WorkloadKind::Embedding,
+        WorkloadKind::Other,
     ];
 
     /// The snake-case name used in YAML and CSV files.
     pub fn name(self) -> &'static str {
         match self {
-            LayerKind::Linear => "linear",
-            LayerKind::Conv2d => "conv2d",
-            LayerKind::DepthwiseConv2d => "depthwise_conv2d",
-            LayerKind::Attention => "attention",
-            LayerKind::Elementwise => "elementwise",
-            LayerKind::Activation => "activation",
-            LayerKind::Softmax => "softmax",
-            LayerKind::Pool => "pool",
-            LayerKind::Norm => "norm",
-            LayerKind::Embedding => "embedding",
-            LayerKind::Other => "other",
+            WorkloadKind::Linear => "linear",
+            WorkloadKind::Conv2d => "conv2d",
+            WorkloadKind::DepthwiseConv2d => "depthwise_conv2d",
+            WorkloadKind::Attention => "attention",
+            WorkloadKind::Elementwise => "elementwise",
+            WorkloadKind::Activation => "activation",
+            WorkloadKind::Softmax => "softmax",
+            WorkloadKind::Pool => "pool",
+            WorkloadKind::Norm => "norm",
+            WorkloadKind::Embedding => "embedding",
+            WorkloadKind::Other => "other",
         }
     }
 
     /// Parses the snake-case name.
-    pub fn from_name(name: &str) -> Option<LayerKind> {
-        LayerKind::ALL.into_iter().find(|kind| kind.name() == name)
+    pub fn from_name(name: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 
-impl fmt::Display for LayerKind {
+impl fmt::Display for WorkloadKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -135,7 +135,7 @@ pub struct LayerWorkload {
     /// The layer's name in the model graph; used in reports and error messages.
     pub name: String,
     /// The layer's kind.
-    pub kind: LayerKind,
+    pub kind: WorkloadKind,
     /// Multiply-accumulates (one MAC = one multiply and one add). For layers without a matrix
     /// multiply this is the number of elementary arithmetic operations (one per output element for
     /// an activation, `window` per output for a pool, …); they run at the same throughput table.
@@ -189,7 +189,7 @@ impl LayerWorkload {
     pub fn linear(name: &str, tokens: u64, in_features: u64, out_features: u64) -> LayerWorkload {
         LayerWorkload {
             name: name.to_string(),
-            kind: LayerKind::Linear,
+            kind: WorkloadKind::Linear,
             macs: tokens.saturating_mul(in_features).saturating_mul(out_features),
             weight_elems: in_features.saturating_mul(out_features),
             in_act_elems: tokens.saturating_mul(in_features),
@@ -594,7 +594,7 @@ mod tests {
         let option = LayerCompression::dense(Precision::Int4, ActivationPrecision::Fp16);
         let fc = LayerWorkload::linear("fc", 1, 4, 4);
         assert_eq!(option.requested_precision(&fc), Precision::Int4);
-        let relu = LayerWorkload { weight_elems: 0, gemm: None, kind: LayerKind::Activation, ..fc };
+        let relu = LayerWorkload { weight_elems: 0, gemm: None, kind: WorkloadKind::Activation, ..fc };
         assert_eq!(option.requested_precision(&relu), Precision::Fp16);
     }
 }

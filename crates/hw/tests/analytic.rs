@@ -9,7 +9,7 @@ mod common;
 use common::{ARRAY, CPU, close, profile};
 use sculpt_hw::{
     ActivationPrecision as Act, Bound, CostContext, CostModel, Error, Gemm, GroupSize,
-    LayerCompression, LayerKind, LayerWorkload, MemoryLevel, NmPattern, Precision,
+    LayerCompression, WorkloadKind, LayerWorkload, MemoryLevel, NmPattern, Precision,
     QuantGranularity, Sparsity, SparsityRatio, analytic_layer_cost,
 };
 
@@ -59,7 +59,7 @@ fn the_knife_edge_counts_as_compute_bound() {
     // An element-wise layer without weights: 1e6 + 1e6 elements in and out.
     let layer = LayerWorkload {
         name: "add".into(),
-        kind: LayerKind::Elementwise,
+        kind: WorkloadKind::Elementwise,
         macs: 2_000_000,
         weight_elems: 0,
         in_act_elems: 1_000_000,
@@ -87,7 +87,7 @@ fn check_folds(gemm: Gemm, expected_cycles: u64) {
     let model = CostModel::analytic(profile(ARRAY));
     let layer = LayerWorkload {
         name: "g".into(),
-        kind: LayerKind::Conv2d,
+        kind: WorkloadKind::Conv2d,
         macs: gemm.macs(),
         weight_elems: gemm.k * gemm.n * gemm.groups,
         in_act_elems: gemm.m * gemm.k * gemm.groups,
@@ -135,7 +135,7 @@ fn energy_of_a_hand_computed_layer() {
 fn elementwise(in_elems: u64, out_elems: u64) -> LayerWorkload {
     LayerWorkload {
         name: "act".into(),
-        kind: LayerKind::Activation,
+        kind: WorkloadKind::Activation,
         macs: out_elems,
         weight_elems: 0,
         in_act_elems: in_elems,
@@ -229,7 +229,7 @@ fn an_embedding_reads_only_the_rows_it_gathers() {
     // 1000 × 64 fp32 table, 10 tokens gathered: 640 of 64,000 elements → 1 % of 256,000 B.
     let layer = LayerWorkload {
         name: "embed".into(),
-        kind: LayerKind::Embedding,
+        kind: WorkloadKind::Embedding,
         macs: 0,
         weight_elems: 64_000,
         in_act_elems: 0,
@@ -264,7 +264,7 @@ fn depthwise_utilisation_scales_compute() {
     let gemm = Gemm { m: 100, n: 1, k: 9, groups: 10 };
     let layer = LayerWorkload {
         name: "dw".into(),
-        kind: LayerKind::DepthwiseConv2d,
+        kind: WorkloadKind::DepthwiseConv2d,
         macs: gemm.macs(),
         weight_elems: 90,
         in_act_elems: 1000,
@@ -338,7 +338,7 @@ fn absurd_workloads_give_numbers_or_errors_not_panics() {
     let layers = [
         LayerWorkload {
             name: "huge".into(),
-            kind: LayerKind::Other,
+            kind: WorkloadKind::Other,
             macs: huge,
             weight_elems: huge,
             in_act_elems: huge,
@@ -347,7 +347,7 @@ fn absurd_workloads_give_numbers_or_errors_not_panics() {
         },
         LayerWorkload {
             name: "embed".into(),
-            kind: LayerKind::Embedding,
+            kind: WorkloadKind::Embedding,
             macs: 0,
             weight_elems: huge,
             in_act_elems: 0,
@@ -357,7 +357,7 @@ fn absurd_workloads_give_numbers_or_errors_not_panics() {
         LayerWorkload::linear("wide", huge, huge, huge),
         LayerWorkload {
             name: "zero-gemm".into(),
-            kind: LayerKind::Linear,
+            kind: WorkloadKind::Linear,
             macs: 0,
             weight_elems: 0,
             in_act_elems: 0,

@@ -4,7 +4,7 @@ mod common;
 
 use common::{CPU, close, profile};
 use sculpt_hw::{
-    ActivationPrecision as Act, Error, FitConfig, FreeParam, Gemm, LayerCompression, LayerKind,
+    ActivationPrecision as Act, Error, FitConfig, FreeParam, Gemm, LayerCompression, WorkloadKind,
     LayerWorkload, Measurement, Precision, Profile, analytic_layer_cost, fit, validate,
 };
 
@@ -129,7 +129,7 @@ fn fits_a_utilisation_and_a_systolic_rate() {
             let gemm = Gemm { m, n: 1, k: 9, groups };
             let workload = LayerWorkload {
                 name: format!("dw{groups}"),
-                kind: LayerKind::DepthwiseConv2d,
+                kind: WorkloadKind::DepthwiseConv2d,
                 macs: gemm.macs(),
                 weight_elems: 9 * groups,
                 in_act_elems: m * groups,
@@ -143,10 +143,10 @@ fn fits_a_utilisation_and_a_systolic_rate() {
             Measurement { workload, compression: LayerCompression::FP32, latency_s }
         })
         .collect();
-    let free = [FreeParam::Utilisation(LayerKind::DepthwiseConv2d)];
+    let free = [FreeParam::Utilisation(WorkloadKind::DepthwiseConv2d)];
     let (fitted, report) = fit(&profile(CPU), &train, &free, &FitConfig::default()).unwrap();
     assert!(close(report.params[0].fitted, 0.2, 1e-4), "{report:?}");
-    assert!(close(fitted.utilisation(LayerKind::DepthwiseConv2d), 0.2, 1e-4));
+    assert!(close(fitted.utilisation(WorkloadKind::DepthwiseConv2d), 0.2, 1e-4));
 
     // A systolic array's per-PE rate: truth 0.5 MAC/PE/cycle, start 1.0.
     let array_truth =

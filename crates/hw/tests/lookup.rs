@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use common::{CPU, close, profile};
 use sculpt_hw::{
-    ActivationPrecision as Act, CostModel, CostSource, Error, Gemm, LayerCompression, LayerKind,
+    ActivationPrecision as Act, CostModel, CostSource, Error, Gemm, LayerCompression, WorkloadKind,
     LayerWorkload, LookupMode, LookupTable, MissingPolicy, Precision,
 };
 
@@ -62,7 +62,7 @@ fn exact_and_interpolated_entries() {
     // A row without GEMM dimensions matches on MACs.
     let conv = LayerWorkload {
         name: "conv".into(),
-        kind: LayerKind::Conv2d,
+        kind: WorkloadKind::Conv2d,
         macs: 1000,
         weight_elems: 100,
         in_act_elems: 100,
@@ -155,9 +155,9 @@ fn scale_mode_applies_the_geometric_mean_ratio_per_kind() {
         CostModel::with_table(profile(CPU), table.clone(), LookupMode::Scale, MissingPolicy::Error)
             .unwrap();
     let factors = model.scale_factors();
-    assert!(close(factors[&LayerKind::Linear], 4.0, 1e-9), "{factors:?}");
+    assert!(close(factors[&WorkloadKind::Linear], 4.0, 1e-9), "{factors:?}");
     // The conv2d row has no GEMM dimensions, so scale mode cannot use it.
-    assert!(!factors.contains_key(&LayerKind::Conv2d));
+    assert!(!factors.contains_key(&WorkloadKind::Conv2d));
 
     let other = LayerWorkload::linear("other", 7, 64, 32);
     let base = analytic.layer_cost(&other, &int8()).unwrap();
@@ -165,7 +165,7 @@ fn scale_mode_applies_the_geometric_mean_ratio_per_kind() {
     assert!(close(scaled.latency_s, 4.0 * base.latency_s, 1e-9));
     assert!(matches!(scaled.source, CostSource::Scaled { factor } if close(factor, 4.0, 1e-9)));
 
-    let conv = LayerWorkload { kind: LayerKind::Conv2d, ..other };
+    let conv = LayerWorkload { kind: WorkloadKind::Conv2d, ..other };
     assert!(matches!(model.layer_cost(&conv, &int8()), Err(Error::LookupMiss { .. })));
     let lenient =
         CostModel::with_table(profile(CPU), table, LookupMode::Scale, MissingPolicy::Analytic)

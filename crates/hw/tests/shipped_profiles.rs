@@ -6,7 +6,7 @@ mod common;
 use common::{close, shipped, shipped_dir};
 use sculpt_hw::{
     ActivationPrecision as Act, CostModel, Error, Gemm, GroupSize, LayerCompression, LayerCost,
-    LayerKind, LayerWorkload, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio,
+    WorkloadKind, LayerWorkload, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio,
 };
 
 const ALL: [&str; 5] = ["cpu-host", "arm-a76", "edge-npu-int8", "tpu-like", "edge-gpu"];
@@ -31,7 +31,7 @@ fn conv(name: &str, hw: u64, in_c: u64, out_c: u64) -> LayerWorkload {
     let gemm = Gemm::new(hw * hw, out_c, in_c * 9);
     LayerWorkload {
         name: name.into(),
-        kind: LayerKind::Conv2d,
+        kind: WorkloadKind::Conv2d,
         macs: gemm.macs(),
         weight_elems: in_c * 9 * out_c,
         in_act_elems: hw * hw * in_c,
@@ -204,7 +204,7 @@ fn depthwise_convs_are_inefficient_on_the_array() {
     let gemm = Gemm { m: 56 * 56, n: 1, k: 9, groups: 96 };
     let layer = LayerWorkload {
         name: "dw".into(),
-        kind: LayerKind::DepthwiseConv2d,
+        kind: WorkloadKind::DepthwiseConv2d,
         macs: gemm.macs(),
         weight_elems: 96 * 9,
         in_act_elems: 56 * 56 * 96,
@@ -219,7 +219,7 @@ fn depthwise_convs_are_inefficient_on_the_array() {
     assert_eq!(c.array_cycles, Some(96 * (3136 + 382)));
 }
 
-/// candle timings measured on this host (FACTS.md), 2 threads: (in, out, rows, precision, group,
+/// candle 0.11.1 timings measured on this project's 2-vCPU host, 2 threads: (in, out, rows, precision, group,
 /// measured seconds). Q8_0 = int8 in groups of 32 (8.5 bits), Q6K ≈ int6 in groups of 32
 /// (6.5 bits, Q6K is 6.5625), Q4K = int4 in groups of 32 (4.5 bits).
 const HOST_MEASUREMENTS: [(u64, u64, u64, Precision, f64); 6] = [

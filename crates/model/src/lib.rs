@@ -21,6 +21,7 @@ mod builtin;
 mod error;
 mod graph;
 mod im2col;
+mod load;
 mod ops;
 mod profile;
 mod serial;
@@ -36,6 +37,7 @@ pub use error::{Error, Result};
 pub use graph::{
     Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
 };
+pub use load::load_model;
 pub use ops::{
     Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, FakeQuant, LayerKind, LayerNorm, Linear,
     NamedWeight, Op, Pool2d,
@@ -43,10 +45,10 @@ pub use ops::{
 pub use profile::{LayerProfile, ModelProfile, ProfileTotal, profile};
 pub use serial::{GRAPH_METADATA_KEY, graph_from_json, graph_to_json, layer_kind_names};
 pub use spec::{
-    Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_model,
-    load_safetensors_with_spec, read_bert_config, spec_metadata,
+    Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_safetensors_with_spec,
+    read_bert_config, spec_metadata,
 };
-pub use timing::{random_batch, time_forward};
+pub use timing::{random_batch, runtime_threads, time_forward};
 pub use tokenizer::Tokenizer;
 pub use train::{
     EpochReport, LossFn, TrainConfig, TrainHooks, TrainVar, train, train_classifier, train_with,

@@ -7,6 +7,11 @@ use candle_core::{DType, Device, Tensor};
 use crate::error::{Error, Result};
 use crate::graph::{Batch, Graph, InputKind, TokenBatch};
 
+/// The number of threads candle's CPU kernels run on (`RAYON_NUM_THREADS`, else the cores).
+pub fn runtime_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
 /// A batch of `batch` random inputs of the kind `graph` takes: images and features uniform in
 /// [0, 1); token ids all 1 with a full attention mask, `tokens` long.
 pub fn random_batch(graph: &Graph, batch: usize, tokens: usize) -> Result<Batch> {
@@ -15,7 +20,9 @@ pub fn random_batch(graph: &Graph, batch: usize, tokens: usize) -> Result<Batch>
         Some(InputKind::Image { channels, height, width, .. }) => {
             Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), cpu)?)
         }
-        Some(InputKind::Features { dim }) => Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), cpu)?),
+        Some(InputKind::Features { dim }) => {
+            Batch::Dense(Tensor::rand(0f32, 1., (batch, *dim), cpu)?)
+        }
         Some(
             InputKind::TokenIds
             | InputKind::TokenTypeIds

@@ -1,7 +1,7 @@
 //! Reading and writing safetensors files, and the weight source architectures build from: a
 //! file with published tensor names, or seeded random weights.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -157,7 +157,6 @@ enum Source {
 /// Where an architecture builder takes its weights from.
 pub(crate) struct WeightSource {
     source: Source,
-    used: HashSet<String>,
 }
 
 impl WeightSource {
@@ -165,7 +164,6 @@ impl WeightSource {
     pub(crate) fn file(file: SafetensorsFile, prefix: &str) -> WeightSource {
         WeightSource {
             source: Source::File { file, prefix: prefix.to_string() },
-            used: HashSet::new(),
         }
     }
 
@@ -173,7 +171,6 @@ impl WeightSource {
     pub(crate) fn random(seed: u64) -> WeightSource {
         WeightSource {
             source: Source::Random { rng: StdRng::seed_from_u64(seed) },
-            used: HashSet::new(),
         }
     }
 
@@ -185,27 +182,8 @@ impl WeightSource {
         }
     }
 
-    /// The file's tensor names that no layer used (extra tensors are allowed but reported).
-    #[allow(dead_code)]
-    pub(crate) fn unused(&self) -> Vec<String> {
-        match &self.source {
-            Source::File { file, prefix } => {
-                let mut v: Vec<String> = file
-                    .tensors
-                    .keys()
-                    .filter(|k| !self.used.contains(k.strip_prefix(prefix.as_str()).unwrap_or(k)))
-                    .cloned()
-                    .collect();
-                v.sort();
-                v
-            }
-            Source::Random { .. } => Vec::new(),
-        }
-    }
-
     /// One tensor, f32, of exactly `shape`.
     pub(crate) fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
-        self.used.insert(name.to_string());
         match &mut self.source {
             Source::File { file, prefix } => {
                 let full = format!("{prefix}{name}");

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sculpt_hw::{
-    ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, LayerKind,
+    ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, WorkloadKind,
     Measurement, Precision, Profile, QuantGranularity, ValidationStats,
 };
 use sculpt_model::{
@@ -48,13 +47,9 @@ fn linear_case(
     let (weights, granularity) = match bits {
         None => (Precision::Fp32, QuantGranularity::PerTensor),
         Some(b) => {
-            let k = d_in.is_multiple_of(256);
-            let (dtype, p) = match b {
-                8 => (GgmlDType::Q8_0, Precision::Int8),
-                _ if k => (GgmlDType::Q4K, Precision::Int4),
-                _ => (GgmlDType::Q4_0, Precision::Int4),
-            };
-            l.kernel = Some(QMatMul::from_qtensor(QTensor::quantize(&l.weight, dtype)?)?);
+            // Q8_0 for 8 bits; Q4K where the inner width is a multiple of 256, else Q4_0.
+            sculpt_compress::attach_quantized_kernel(&mut l, b)?;
+            let p = if b == 8 { Precision::Int8 } else { Precision::Int4 };
             (p, QuantGranularity::PerGroup(sculpt_hw::GroupSize::new(32).expect("32 > 0")))
         }
     };
@@ -222,9 +217,9 @@ pub const FREE_PARAMS: [FreeParam; 9] = [
     FreeParam::DramBandwidth,
     FreeParam::SramBandwidth,
     FreeParam::PerLayerOverhead,
-    FreeParam::Utilisation(LayerKind::Conv2d),
-    FreeParam::Utilisation(LayerKind::Activation),
-    FreeParam::Utilisation(LayerKind::Pool),
+    FreeParam::Utilisation(WorkloadKind::Conv2d),
+    FreeParam::Utilisation(WorkloadKind::Activation),
+    FreeParam::Utilisation(WorkloadKind::Pool),
 ];
 
 /// Measures, fits and validates.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sculpt_run::Constraints;
 
-use crate::recovery::SearchRecovery;
+use sculpt_compress::{RecoveryConfig, RecoveryDataConfig};
 
 /// The device profile a search uses when none is named.
 pub const DEFAULT_HARDWARE: &str = "hardware-profiles/tpu-like.yaml";
@@ -189,6 +189,17 @@ impl SearchConfig {
             recovery: None,
         }
     }
+}
+
+/// What `--recover` asks of a search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchRecovery {
+    /// The method and its settings.
+    pub config: RecoveryConfig,
+    /// The training data.
+    pub data: RecoveryDataConfig,
+    /// How many front plans to recover (see [`recovery_picks`]).
+    pub top: usize,
 }
 
 #[cfg(test)]

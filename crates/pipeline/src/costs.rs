@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sculpt_compress::{FloatFormat, Granularity, LayerOption, PruneKind};
 use sculpt_hw::{
     ActivationPrecision, CostModel, Gemm, GroupSize, LayerCompression, LayerCost,
-    LayerKind as HwKind, LayerWorkload, ModelCost, NmPattern, Precision, QuantGranularity,
+    WorkloadKind, LayerWorkload, ModelCost, NmPattern, Precision, QuantGranularity,
     Sparsity, SparsityRatio,
 };
 use sculpt_model::{Graph, Op, ValueRef};
@@ -48,7 +48,7 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
         let o = &shapes[idx];
         let in_elems: u64 = ins.iter().map(|s| prod(s)).sum();
         let out_elems = prod(o);
-        let simple = |kind: HwKind, macs: u64, weight_elems: u64| LayerWorkload {
+        let simple = |kind: WorkloadKind, macs: u64, weight_elems: u64| LayerWorkload {
             name: node.name.clone(),
             kind,
             macs,
@@ -86,7 +86,7 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                 };
                 vec![LayerWorkload {
                     name: node.name.clone(),
-                    kind: if c.is_depthwise() { HwKind::DepthwiseConv2d } else { HwKind::Conv2d },
+                    kind: if c.is_depthwise() { WorkloadKind::DepthwiseConv2d } else { WorkloadKind::Conv2d },
                     macs: gemm.macs(),
                     weight_elems: node.op.n_params(),
                     in_act_elems: in_elems,
@@ -103,7 +103,7 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                 vec![
                     LayerWorkload {
                         name: format!("{}.qk", node.name),
-                        kind: HwKind::Attention,
+                        kind: WorkloadKind::Attention,
                         macs: qk.macs(),
                         weight_elems: 0,
                         in_act_elems: 2 * b * t * hidden,
@@ -112,7 +112,7 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                     },
                     LayerWorkload {
                         name: format!("{}.av", node.name),
-                        kind: HwKind::Attention,
+                        kind: WorkloadKind::Attention,
                         macs: av.macs(),
                         weight_elems: 0,
                         in_act_elems: b * h * t * t + b * t * hidden,
@@ -122,19 +122,19 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                 ]
             }
             Op::BatchNorm2d(_) | Op::LayerNorm(_) => {
-                vec![simple(HwKind::Norm, out_elems, node.op.n_params())]
+                vec![simple(WorkloadKind::Norm, out_elems, node.op.n_params())]
             }
             Op::Relu | Op::Relu6 | Op::Gelu | Op::Tanh => {
-                vec![simple(HwKind::Activation, out_elems, 0)]
+                vec![simple(WorkloadKind::Activation, out_elems, 0)]
             }
-            Op::Softmax => vec![simple(HwKind::Softmax, out_elems, 0)],
+            Op::Softmax => vec![simple(WorkloadKind::Softmax, out_elems, 0)],
             Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::AdaptiveAvgPool2d { .. } | Op::MeanPool => {
-                vec![simple(HwKind::Pool, prod(ins[0]), 0)]
+                vec![simple(WorkloadKind::Pool, prod(ins[0]), 0)]
             }
-            Op::Add => vec![simple(HwKind::Elementwise, out_elems * (ins.len() as u64 - 1), 0)],
-            Op::L2Normalize | Op::FakeQuant(_) => vec![simple(HwKind::Elementwise, out_elems, 0)],
+            Op::Add => vec![simple(WorkloadKind::Elementwise, out_elems * (ins.len() as u64 - 1), 0)],
+            Op::L2Normalize | Op::FakeQuant(_) => vec![simple(WorkloadKind::Elementwise, out_elems, 0)],
             Op::Embedding(e) => {
-                let mut w = simple(HwKind::Embedding, 0, e.weight.elem_count() as u64);
+                let mut w = simple(WorkloadKind::Embedding, 0, e.weight.elem_count() as u64);
                 w.in_act_elems = in_elems;
                 vec![w]
             }

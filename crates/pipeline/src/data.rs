@@ -65,8 +65,14 @@ pub fn splits(model: &Model, selection: &DataSelection) -> Result<Splits> {
     };
     let (calib, valid) = match &selection.data {
         None if fits_bundled(model) => (
-            take(&sculpt_eval::load_data(sculpt_eval::BUILTIN_CALIB)?, selection.calibration_samples)?,
-            take(&sculpt_eval::load_data(sculpt_eval::BUILTIN_EVAL)?, selection.validation_samples)?,
+            take(
+                &sculpt_eval::load_data(sculpt_eval::BUILTIN_CALIB)?,
+                selection.calibration_samples,
+            )?,
+            take(
+                &sculpt_eval::load_data(sculpt_eval::BUILTIN_EVAL)?,
+                selection.validation_samples,
+            )?,
         ),
         None => {
             return Err(Error::Invalid {

@@ -182,10 +182,7 @@ impl TableObjective {
         TableObjective {
             base: [0.0, costs.base.latency_s, costs.base.energy_j, costs.base.bytes],
             genes,
-            objectives: objectives
-                .iter()
-                .map(|o| o.index())
-                .collect(),
+            objectives: objectives.iter().map(|o| o.index()).collect(),
             bounds,
         }
     }

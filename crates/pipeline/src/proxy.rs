@@ -29,15 +29,15 @@ pub struct ProxyCheck {
     pub pairs: Vec<(f64, f64)>,
 }
 
-/// Which proxy to check.
+/// Which form of the per-layer table proxy `proxy-check` scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProxyKind {
+pub enum TableProxy {
     /// The sum of per-layer accuracy deltas.
-    Table,
+    Plain,
     /// The sum of per-layer deltas, corrected by a least-squares fit of the measured loss on the
     /// summed deltas and summed KL divergences over `fit` full evaluations (not among the
     /// checked plans).
-    TableCorrected {
+    Corrected {
         /// Full evaluations used for the fit.
         fit: usize,
     },
@@ -60,15 +60,15 @@ pub fn proxy_check(
     calibration: Option<&Batch>,
     n: usize,
     seed: u64,
-    kind: ProxyKind,
+    kind: TableProxy,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ProxyCheck> {
     use rayon::prelude::*;
     let reference = reference(model, held_out)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let extra = match kind {
-        ProxyKind::Table => 0,
-        ProxyKind::TableCorrected { fit } => fit,
+        TableProxy::Plain => 0,
+        TableProxy::Corrected { fit } => fit,
     };
     let genomes: Vec<Vec<usize>> = (0..n + extra)
         .map(|_| space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect())
@@ -85,8 +85,8 @@ pub fn proxy_check(
         .collect::<Result<_>>()?;
     let sums: Vec<(f64, f64)> = genomes.iter().map(|g| proxy_sums(sens, g)).collect();
     let (name, proxy): (String, Vec<f64>) = match kind {
-        ProxyKind::Table => ("table".into(), sums.iter().map(|s| s.0).collect()),
-        ProxyKind::TableCorrected { fit } => {
+        TableProxy::Plain => ("table".into(), sums.iter().map(|s| s.0).collect()),
+        TableProxy::Corrected { fit } => {
             // measured ≈ a·Σdelta + b·ΣKL + c on the first `fit` plans.
             let coef = least_squares(&sums[..fit], &measured[..fit]);
             let p = sums[fit..].iter().map(|(d, k)| coef[0] * d + coef[1] * k + coef[2]).collect();

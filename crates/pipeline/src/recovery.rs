@@ -5,27 +5,16 @@ use std::path::Path;
 
 use candle_core::Tensor;
 use sculpt_compress::{
-    ApplyOptions, CompressionPlan, RecoveryConfig, RecoveryData, RecoveryDataConfig, RecoveryEvent,
-    TrainingSet,
+    ApplyOptions, CompressionPlan, RecoveryConfig, RecoveryData, RecoveryEvent, TrainingSet,
 };
 use sculpt_model::{Batch, Model, Task};
 
 use sculpt_run::{PlanRow, RunWriter};
 
+use crate::config::SearchRecovery;
 use crate::error::{Error, Result};
-use crate::run::RunMonitor;
+use crate::monitor::RunMonitor;
 use crate::sensitivity::EvalSet;
-
-/// What `--recover` asks of a search.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SearchRecovery {
-    /// The method and its settings.
-    pub config: RecoveryConfig,
-    /// The training data.
-    pub data: RecoveryDataConfig,
-    /// How many front plans to recover (see [`recovery_picks`]).
-    pub top: usize,
-}
 
 /// Which front plans to recover: with the plans ordered by accuracy loss, highest first, `top`
 /// of them evenly spaced from the most damaged to the least (all of them when `top` ≥ the front).

@@ -20,6 +20,7 @@ use crate::costs::{NodeWorkload, graph_workloads};
 use crate::data::{DataSelection, Splits, splits};
 use crate::engine::{FullObjective, run_full_engine, run_table_engine};
 use crate::error::{Error, Result};
+use crate::monitor::RunMonitor;
 use crate::problem::{Quantities, TableObjective, cost_tables};
 use crate::record;
 use crate::sensitivity::{SensitivityTable, evaluate_plan, reference, sensitivity, sha256_hex};
@@ -48,14 +49,6 @@ pub struct RunSummary {
     pub notes: Vec<String>,
     /// The front plans as front.csv holds them.
     pub front_rows: Vec<PlanRow>,
-}
-
-/// Where progress goes: stages as text, and engine progress through the observer.
-pub trait RunMonitor: Send + Sync {
-    /// A stage starts (`cost tables`, `per-layer sensitivity`, ...).
-    fn stage(&self, message: &str);
-    /// Sensitivity progress: `done` of `total` gene × option evaluations.
-    fn sensitivity(&self, done: usize, total: usize);
 }
 
 /// Steps 1 and 2 of a search: the model, the device (when named), the space file and the space
@@ -140,12 +133,11 @@ pub fn run_search(
         return Err(Error::Invalid { msg: "--budget must be at least 1".into() });
     }
     monitor.stage("loading model, device and space");
-    let inputs =
-        Inputs::load(&cfg.model, Some(&cfg.hardware), &cfg.space, cfg.batch, cfg.tokens)?;
+    let inputs = Inputs::load(&cfg.model, Some(&cfg.hardware), &cfg.space, cfg.batch, cfg.tokens)?;
     let Inputs { model, cost_model, space_file, workloads, space } = &inputs;
-    let cost_model = cost_model.as_ref().ok_or_else(|| Error::Invalid {
-        msg: "a search needs a device profile".into(),
-    })?;
+    let cost_model = cost_model
+        .as_ref()
+        .ok_or_else(|| Error::Invalid { msg: "a search needs a device profile".into() })?;
     let constraints = space_file.constraints.merged(&cfg.constraints);
     notes.extend(summarise_dropped(&space.dropped));
     monitor.stage("cost tables");
@@ -223,7 +215,10 @@ pub fn run_search(
         None => run_table_engine(cfg, &table, observer, checkpoint.as_deref())?,
     };
     if let Some(path) = &checkpoint
-        && !matches!(result.termination, TerminationReason::Interrupted | TerminationReason::TimeLimit)
+        && !matches!(
+            result.termination,
+            TerminationReason::Interrupted | TerminationReason::TimeLimit
+        )
     {
         // A finished search needs no checkpoint; an interrupted one keeps it for --resume.
         let _ = std::fs::remove_file(path);

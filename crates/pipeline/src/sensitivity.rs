@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{DType, Tensor};
 use rayon::prelude::*;
 use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
-use sculpt_model::{Batch, Graph, Model, Task};
+use sculpt_model::{Batch, Graph, Model};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use sculpt_eval::{Fidelity, fidelity};
 
 use crate::error::{Error, Result};
 use crate::space::ExpandedSpace;
@@ -51,19 +53,6 @@ pub struct Reference {
     pub metric: f64,
 }
 
-/// The headline metric and its fidelity companions for one compressed model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Fidelity {
-    /// Accuracy with labels; otherwise top-1 agreement (classifiers) or mean cosine (encoders).
-    pub metric: f64,
-    /// Mean KL divergence of the compressed from the uncompressed softmax (classifiers).
-    pub kl: f64,
-    /// Top-1 agreement with the uncompressed model (classifiers).
-    pub agreement: f64,
-    /// Mean cosine between uncompressed and compressed outputs.
-    pub cosine: f64,
-}
-
 /// Runs `graph` on every batch.
 pub fn outputs(graph: &Graph, set: &EvalSet) -> Result<Vec<Tensor>> {
     set.batches.iter().map(|b| Ok(graph.forward(b)?)).collect()
@@ -76,50 +65,6 @@ pub fn reference(model: &Model, set: &EvalSet) -> Result<Reference> {
     Ok(Reference { outputs: outs, metric: f.metric })
 }
 
-/// Compares outputs with the reference outputs.
-pub fn fidelity(
-    task: &Task,
-    reference: &[Tensor],
-    outputs: &[Tensor],
-    labels: Option<&[u32]>,
-) -> Result<Fidelity> {
-    let r = Tensor::cat(reference, 0)?.to_dtype(DType::F32)?;
-    let o = Tensor::cat(outputs, 0)?.to_dtype(DType::F32)?;
-    let n = r.dims()[0].max(1) as f64;
-    let cos = {
-        let dot = (&r * &o)?.sum(D::Minus1)?;
-        let nr = r.sqr()?.sum(D::Minus1)?.sqrt()?;
-        let no = o.sqr()?.sum(D::Minus1)?.sqrt()?;
-        let c = dot.div(&(nr * no)?.clamp(1e-12f32, f32::MAX)?)?;
-        c.sum_all()?.to_scalar::<f32>()? as f64 / n
-    };
-    match task {
-        Task::Classification { .. } => {
-            let lp_r = candle_nn_log_softmax(&r)?;
-            let lp_o = candle_nn_log_softmax(&o)?;
-            let kl = (lp_r.exp()? * (&lp_r - &lp_o)?)?.sum_all()?.to_scalar::<f32>()? as f64 / n;
-            let pr: Vec<u32> = r.argmax(D::Minus1)?.to_vec1()?;
-            let po: Vec<u32> = o.argmax(D::Minus1)?.to_vec1()?;
-            let agreement = pr.iter().zip(&po).filter(|(a, b)| a == b).count() as f64 / n;
-            let metric = match labels {
-                Some(l) => po.iter().zip(l).filter(|(a, b)| a == b).count() as f64 / n,
-                None => agreement,
-            };
-            Ok(Fidelity { metric, kl: kl.max(0.0), agreement, cosine: cos })
-        }
-        Task::Embedding { .. } => {
-            Ok(Fidelity { metric: cos, kl: 0.0, agreement: 1.0, cosine: cos })
-        }
-    }
-}
-
-fn candle_nn_log_softmax(x: &Tensor) -> Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?;
-    let shifted = x.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
-}
-
 /// The loss of a compressed model against the reference: baseline metric minus its metric.
 pub fn evaluate_plan(
     model: &Model,
@@ -130,7 +75,7 @@ pub fn evaluate_plan(
 ) -> Result<Fidelity> {
     let compressed = sculpt_compress::apply_plan(model, plan, None, &ApplyOptions { calibration })?;
     let outs = outputs(&compressed.model.graph, set)?;
-    fidelity(model.graph.task(), &reference.outputs, &outs, set.labels.as_deref())
+    Ok(fidelity(model.graph.task(), &reference.outputs, &outs, set.labels.as_deref())?)
 }
 
 /// One table entry.

@@ -168,10 +168,7 @@ impl SearchSpace {
     /// The upper bounds on the objectives the space minimises.
     pub fn objective_bounds(&self) -> Vec<Option<f64>> {
         let all = self.constraints.bounds();
-        self.objectives
-            .iter()
-            .map(|o| all[o.index()])
-            .collect()
+        self.objectives.iter().map(|o| all[o.index()]).collect()
     }
 }
 

@@ -819,10 +819,7 @@ fn provenance_section(run: &Run) -> Section {
     add("Seed", vec![or_unknown(meta.seed.map(|s| s.to_string()))]);
     add("Budget", vec![or_unknown(meta.budget.map(|b| format!("{b} evaluations")))]);
     add("Evaluations", vec![or_unknown(meta.evaluations.map(|b| b.to_string()))]);
-    add(
-        "Stopped because",
-        vec![or_unknown(meta.termination.map(|t| t.name().replace('_', " ")))],
-    );
+    add("Stopped because", vec![or_unknown(meta.termination.map(|t| t.name().replace('_', " ")))]);
     add("Duration", vec![or_unknown(meta.duration_s.map(duration))]);
     add("Started", vec![or_unknown(meta.started_at.clone())]);
     add(

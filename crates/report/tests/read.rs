@@ -5,7 +5,7 @@ mod common;
 
 use common::{fixture, fixture_copy, out_dir, read_csv};
 use sculpt_report::write_report;
-use sculpt_run::{Constraint, LayerPlan, Quantity, Table, read_run, Error};
+use sculpt_run::{Constraint, Error, LayerPlan, Quantity, Table, read_run};
 
 #[test]
 fn complete_run_reads_every_table() {

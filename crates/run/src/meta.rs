@@ -15,6 +15,8 @@ use crate::constraints::{Constraint, Constraints};
 use crate::error::{Error, Result};
 use crate::quantity::Quantity;
 
+// tidy: unknown keys allowed: run.yaml is read across format versions, and a newer
+// sculpt may add keys without a new format_version (docs/run-format.md).
 /// A named input with its content hash (`model`, `data.*`, `hardware`, `space` in run.yaml).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Source {
@@ -35,6 +37,8 @@ pub struct Source {
     pub n_samples: Option<u64>,
 }
 
+// tidy: unknown keys allowed: run.yaml is read across format versions, and a newer
+// sculpt may add keys without a new format_version (docs/run-format.md).
 /// The data sets of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataSources {
@@ -46,6 +50,8 @@ pub struct DataSources {
     pub validation: Option<Source>,
 }
 
+// tidy: unknown keys allowed: run.yaml is read across format versions, and a newer
+// sculpt may add keys without a new format_version (docs/run-format.md).
 /// The baseline's numbers (run.yaml `baseline`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -146,6 +152,8 @@ impl<'de> Deserialize<'de> for ConstraintMap {
     }
 }
 
+// tidy: unknown keys allowed: run.yaml is read across format versions, and a newer
+// sculpt may add keys without a new format_version (docs/run-format.md).
 /// run.yaml, as sculpt writes it and as it is read back.
 ///
 /// Every key but `format_version` is optional when reading, so that a run of an older or newer
@@ -224,6 +232,8 @@ pub struct RunYaml {
     pub hypervolume_reference: Option<Vec<f64>>,
 }
 
+// tidy: unknown keys allowed: run.yaml is read across format versions, and a newer
+// sculpt may add keys without a new format_version (docs/run-format.md).
 /// Only the version, read first so that a run of another format gets a clear note.
 #[derive(Debug, Deserialize)]
 struct VersionOnly {

@@ -41,6 +41,7 @@ mod error;
 mod local;
 mod markers;
 mod merge;
+mod queue;
 mod slurm;
 mod spec;
 mod status;
@@ -52,9 +53,10 @@ pub use markers::{
     ATTEMPT, Attempt, DONE, DoneMarker, FAILED, FailedMarker, read_done, read_failed,
 };
 pub use merge::{MergeSummary, merge};
+pub use queue::{Queue, QueueEntry};
 pub use slurm::{
-    Queue, QueueEntry, Scripts, Submission, SubmitConfig, SubmitOutcome, WaitProgress, array_spec,
-    query_queue, submissions, submit, wait, write_scripts,
+    Scripts, Submission, SubmitConfig, SubmitOutcome, WaitProgress, array_spec, query_queue,
+    submissions, submit, wait, write_scripts,
 };
 pub use spec::{
     Axis, ConstraintSettings, DEFAULT_BUDGET, DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL,

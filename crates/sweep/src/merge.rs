@@ -8,7 +8,7 @@ use sculpt_report::{MergeInput, MergeValue, MergedTables};
 
 use crate::error::{Error, Result};
 use crate::markers::write_atomic;
-use crate::slurm::Queue;
+use crate::queue::Queue;
 use crate::spec::{Axis, Sweep};
 use crate::status::{JobState, JobStatus, count_states, job_status};
 

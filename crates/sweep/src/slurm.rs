@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::markers::{now_rfc3339, write_atomic};
+use crate::queue::{ACTIVE_STATES, Queue, QueueEntry};
 use crate::spec::Sweep;
-use crate::status::{ACTIVE_STATES, JobState, job_status};
+use crate::status::{JobState, job_status};
 
 /// The sbatch scripts of a sweep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,27 +75,6 @@ pub enum SubmitOutcome {
         /// The record of the submission.
         submission: Submission,
     },
-}
-
-/// A job's entry in the SLURM queue.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueueEntry {
-    /// `<array job id>_<array index>`.
-    pub slurm_id: String,
-    /// The SLURM state (`PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `TIMEOUT`, ...).
-    pub state: String,
-    /// SLURM's reason (`Resources`, `Dependency`, `NonZeroExitCode`, `None`).
-    pub reason: String,
-}
-
-/// What the queue knows about a sweep's jobs: by job id, from the latest submission the queue
-/// still remembers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Queue {
-    /// Entries by job id.
-    pub entries: HashMap<String, QueueEntry>,
-    /// Why the queue could not be read, when it could not.
-    pub notes: Vec<String>,
 }
 
 /// Progress seen while waiting.

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::markers::{attempts, read_done, read_failed};
-use crate::slurm::{Queue, QueueEntry};
+use crate::queue::{Queue, is_active, is_failed};
 use crate::spec::{Job, Sweep};
 
 /// The state of one job.
@@ -47,44 +47,6 @@ pub struct JobStatus {
     pub state: JobState,
     /// One line for people: when it finished, where it runs, why it failed.
     pub detail: String,
-}
-
-/// SLURM states of a job that has not ended.
-pub(crate) const ACTIVE_STATES: [&str; 13] = [
-    "PENDING",
-    "RUNNING",
-    "CONFIGURING",
-    "COMPLETING",
-    "SUSPENDED",
-    "REQUEUED",
-    "REQUEUE_HOLD",
-    "REQUEUE_FED",
-    "RESIZING",
-    "SIGNALING",
-    "STAGE_OUT",
-    "STOPPED",
-    "RESV_DEL_HOLD",
-];
-
-/// SLURM states of a job that ended without success.
-const FAILED_STATES: [&str; 8] = [
-    "FAILED",
-    "TIMEOUT",
-    "CANCELLED",
-    "OUT_OF_MEMORY",
-    "NODE_FAIL",
-    "PREEMPTED",
-    "BOOT_FAIL",
-    "DEADLINE",
-];
-
-fn is_active(entry: &QueueEntry) -> bool {
-    ACTIVE_STATES.contains(&entry.state.as_str())
-}
-
-fn is_failed(entry: &QueueEntry) -> bool {
-    // squeue may print `CANCELLED by 0`.
-    FAILED_STATES.iter().any(|s| entry.state.split_whitespace().next() == Some(s))
 }
 
 /// The state of every job, in index order.
@@ -179,6 +141,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::queue::QueueEntry;
     use crate::markers::{Attempt, DONE, DoneMarker, FAILED, FailedMarker, write_marker};
     use crate::spec::parse_sweep;
 
