@@ -278,3 +278,92 @@ fn calibrate_writes_a_loadable_profile_its_lookup_table_and_validation_rows() {
     let doc: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
     assert!(doc["total"]["latency_s"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn estimate_costs_activation_quantization_without_data() {
+    // MobileNetV2 (random weights) fits no bundled data; costs do not depend on activation
+    // ranges, so a plan with int8 activations is costed anyway.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("act8.yaml");
+    std::fs::write(&plan, "defaults: {quant: {weight_bits: 8, act_bits: 8}}\n").unwrap();
+    let tpu = repo().join("hardware-profiles/tpu-like.yaml");
+    let doc = json(&[
+        "estimate",
+        "--model",
+        "builtin:mobilenet_v2",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--hardware",
+        tpu.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let fp32 = json(&[
+        "estimate",
+        "--model",
+        "builtin:mobilenet_v2",
+        "--hardware",
+        tpu.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    // int8 weights store a quarter of the fp32 bytes, plus per-channel scales.
+    let w8 = doc["total"]["weight_bytes"].as_f64().unwrap();
+    let w32 = fp32["total"]["weight_bytes"].as_f64().unwrap();
+    assert!(w8 > w32 / 4.0 && w8 < w32 / 4.0 * 1.05, "{w8} vs {w32}");
+}
+
+#[test]
+fn a_model_larger_than_memory_is_refused_before_it_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("huge.yaml");
+    // fc1 alone holds 10^10 weights (40 GB at fp32).
+    std::fs::write(&spec, "arch: mlp\ninput: {features: 100000}\nhidden: [100000]\nclasses: 10\n")
+        .unwrap();
+    check_fails(
+        &["profile", "--model", spec.to_str().unwrap()],
+        &["need 40.0 GB at fp32 by layer `fc1`", "of memory available"],
+    );
+}
+
+#[test]
+fn unwritable_outputs_say_what_was_written_where_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = repo().join("reports/demo/plans/front-000.yaml");
+    let missing = dir.path().join("no/such/folder");
+    let out = missing.join("model.safetensors");
+    let line = fails(&["apply", "--plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(line.starts_with("error: cannot write the compressed model: "), "{line}");
+    assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+    // A search fails before its sensitivity pass, after one progress line.
+    let o = sculpt(&["search", "--budget", "5", "--out", "/proc/sculpt-run"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("sensitivity"), "{stderr}");
+    let line = stderr.lines().last().unwrap_or("");
+    assert!(line.starts_with("error: cannot create the run directory /proc/sculpt-run"), "{line}");
+    assert_eq!(line.matches("(os error").count(), 1, "{line}");
+}
+
+#[test]
+fn a_search_without_a_terminal_logs_its_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .args(["search", "--budget", "60", "--validation-samples", "200", "--no-cache"])
+        .args(["--out", out.to_str().unwrap()])
+        .current_dir(repo())
+        .env("SCULPT_PROGRESS_EVERY_S", "0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = String::from_utf8_lossy(&o.stderr);
+    for stage in ["cost tables", "per-layer sensitivity", "searching with nsga2", "re-evaluating the front"] {
+        assert!(log.lines().any(|l| l == stage), "no `{stage}` line in:\n{log}");
+    }
+    // With a period of 0 every update is a line: counts, then the rate and the time left.
+    assert!(log.contains("sensitivity: 1/18 (6 %)"), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("sensitivity: 18/18 (100 %), ")), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("sensitivity: 2/18 (11 %), ") && l.contains(" left")), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("search: ") && l.contains("front ")), "{log}");
+}

@@ -151,6 +151,26 @@ fn impossible_constraints_still_write_the_closest_plans_and_why() {
     let (h, front) = csv(&out.join("front.csv"));
     assert!(!front.is_empty());
     assert!(front.iter().all(|r| r[col(&h, "feasible")] == "false" && r[col(&h, "violated")] == "max_latency_s"));
+
+    // front.csv holds the five plans closest to the limit, each with its real violation (the
+    // relative excess of its latency over 1e-9 s, recomputed here from its latency), not 0/1.
+    let run = sculpt_run::read_run(&out).unwrap();
+    let plans = run.front_plans();
+    assert_eq!(plans.len(), 5);
+    for p in plans {
+        let expected = (p.latency_s - 1e-9) / 1e-9;
+        assert!((p.violation - expected).abs() <= 1e-9 * expected, "{} vs {expected}", p.violation);
+    }
+    assert!(plans[0].violation < plans[4].violation, "violations differ");
+    // No evaluated plan is closer than the closest one listed.
+    let least = run.candidates.rows().unwrap().iter().map(|p| p.violation).fold(f64::MAX, f64::min);
+    assert_eq!(least, plans[0].violation);
+    // The report lists them closest first.
+    let summary = sculpt_report::summarize(&run);
+    let mut by_violation: Vec<_> = plans.to_vec();
+    by_violation.sort_by(|a, b| a.violation.total_cmp(&b.violation));
+    let ids = |v: &[sculpt_run::PlanRow]| v.iter().map(|p| p.plan_id).collect::<Vec<_>>();
+    assert_eq!(ids(&summary.closest), ids(&by_violation));
 }
 
 #[test]

@@ -129,7 +129,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let provenance = provenance.to_string();
     let predicted = sculpt_compress::write_compressed(&compressed, &args.out, &provenance)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+        .context("cannot write the compressed model")?;
     let file_bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
     let fp32_bytes: u64 = sculpt_model::profile(&model.graph, 1, 8)?.total.weight_bytes;
     let rows: Vec<Vec<String>> = compressed

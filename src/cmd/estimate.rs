@@ -52,7 +52,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => (base, BTreeMap::new()),
         Some(path) => {
             let (plan, source) = CompressionPlan::from_path(path)?;
-            let calibration = super::apply::calibration_batch(&base, None)?;
+            // Costs do not depend on activation ranges, so a model without bundled data
+            // calibrates its activation quantizers (if the plan has any) on random inputs.
+            let calibration = match super::apply::calibration_batch(&base, None)? {
+                Some(batch) => Some(batch),
+                None => Some(sculpt_model::random_batch(&base.graph, 1, args.tokens)?),
+            };
             let mut c = sculpt_compress::apply_plan(
                 &base,
                 &plan,

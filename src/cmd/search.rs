@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
-
 use sculpt_pipeline::{EngineKind, ProxyMode, SearchConfig};
 use sculpt_run::{Constraints, TerminationReason};
 
@@ -174,7 +172,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let progress = Progress::new();
     let summary = sculpt_pipeline::run_search(&config, &progress, Some(progress.observer()));
     progress.finish();
-    let summary = summary.with_context(|| format!("search into {}", args.out.display()))?;
+    let summary = summary?;
     let report = crate::cmd::report::write_report(&summary.out);
     for note in &summary.notes {
         eprintln!("note: {note}");

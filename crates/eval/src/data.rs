@@ -169,7 +169,7 @@ pub fn load_data(name: &str) -> Result<Dataset> {
     if !path.exists() {
         return Err(Error::Io {
             path: path.into(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -315,7 +315,7 @@ pub fn dense_from_safetensors(file: &SafetensorsFile, name: &str) -> Result<Data
 
 /// The file at `path` as UTF-8 text.
 fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| Error::Io { path: path.into(), error })?;
     String::from_utf8(bytes).map_err(|e| {
         Error::format(
             path,

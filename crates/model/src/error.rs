@@ -8,12 +8,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not chained as a source).
+        error: std::io::Error,
     },
     /// A safetensors file is truncated, corrupt or not a safetensors file at all.
     #[error("{path}: not a valid safetensors file: {msg}")]
@@ -66,6 +66,21 @@ pub enum Error {
         /// What is wrong and what was expected.
         msg: String,
     },
+    /// A model whose weights would not fit in this machine's memory.
+    #[error(
+        "the model's weights need {} at fp32 by layer `{layer}`, more than the {} of memory \
+         available; a model must fit in memory (smaller layers, or a machine with more memory)",
+        gigabytes(*.needed_bytes),
+        gigabytes(*.available_bytes)
+    )]
+    TooLarge {
+        /// The layer whose tensor crossed the limit.
+        layer: String,
+        /// Bytes of all weights up to and including that tensor.
+        needed_bytes: u64,
+        /// Bytes of memory available.
+        available_bytes: u64,
+    },
     /// A model name that is neither a builtin, a folder, a spec nor a weights file.
     #[error("unknown model `{name}`: {msg}")]
     UnknownModel {
@@ -95,12 +110,12 @@ pub enum Error {
         msg: String,
     },
     /// An error inside candle while running a layer.
-    #[error("layer `{layer}`: {source}")]
+    #[error("layer `{layer}`: {error}")]
     Layer {
         /// The layer that failed.
         layer: String,
         /// candle's error.
-        source: candle_core::Error,
+        error: candle_core::Error,
     },
     /// Any other error from candle.
     #[error(transparent)]
@@ -112,10 +127,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 
     pub(crate) fn invalid(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Invalid { path: path.into(), msg: msg.into() }
     }
+}
+
+/// `41.2 GB` (10^9 bytes), `0.003 GB` for small figures.
+fn gigabytes(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    if gb >= 1.0 { format!("{gb:.1} GB") } else { format!("{gb:.3} GB") }
 }

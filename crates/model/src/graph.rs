@@ -401,7 +401,7 @@ impl Graph {
             let out = node
                 .op
                 .forward(idx, &args, options.train, &mut stats)
-                .map_err(|source| Error::Layer { layer: node.name.clone(), source })?;
+                .map_err(|error| Error::Layer { layer: node.name.clone(), error })?;
             node_seconds[idx] = started.elapsed().as_secs_f64();
             values[idx] = Some(out);
             if !options.train {

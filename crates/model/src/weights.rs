@@ -157,6 +157,24 @@ enum Source {
 /// Where an architecture builder takes its weights from.
 pub(crate) struct WeightSource {
     source: Source,
+    /// Bytes of the tensors handed out so far, at fp32.
+    bytes: u64,
+    /// The most the weights may take: the memory available when the source was made.
+    budget: u64,
+}
+
+/// Bytes of memory this process may still use: `MemAvailable` of /proc/meminfo, or (where that
+/// cannot be read) no limit.
+fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map_or(u64::MAX, |kb| kb.saturating_mul(1024))
 }
 
 impl WeightSource {
@@ -164,6 +182,8 @@ impl WeightSource {
     pub(crate) fn file(file: SafetensorsFile, prefix: &str) -> WeightSource {
         WeightSource {
             source: Source::File { file, prefix: prefix.to_string() },
+            bytes: 0,
+            budget: available_memory(),
         }
     }
 
@@ -171,6 +191,8 @@ impl WeightSource {
     pub(crate) fn random(seed: u64) -> WeightSource {
         WeightSource {
             source: Source::Random { rng: StdRng::seed_from_u64(seed) },
+            bytes: 0,
+            budget: available_memory(),
         }
     }
 
@@ -182,8 +204,23 @@ impl WeightSource {
         }
     }
 
-    /// One tensor, f32, of exactly `shape`.
+    /// One tensor, f32, of exactly `shape`. A random tensor is refused before anything is
+    /// allocated when the weights so far would not fit in memory (a file's tensors are in memory
+    /// already).
     pub(crate) fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
+        let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        self.bytes = elements
+            .and_then(|n| n.checked_mul(4))
+            .and_then(|b| b.checked_add(self.bytes))
+            .unwrap_or(u64::MAX);
+        if self.bytes > self.budget && matches!(self.source, Source::Random { .. }) {
+            let layer = name.rsplit_once('.').map_or(name, |(layer, _)| layer).to_string();
+            return Err(Error::TooLarge {
+                layer,
+                needed_bytes: self.bytes,
+                available_bytes: self.budget,
+            });
+        }
         match &mut self.source {
             Source::File { file, prefix } => {
                 let full = format!("{prefix}{name}");

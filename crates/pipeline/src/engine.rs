@@ -82,7 +82,7 @@ impl CheckpointSink for FileCheckpoints {
 /// Reads a checkpoint written by [`FileCheckpoints`].
 fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     let text =
-        std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        std::fs::read_to_string(path).map_err(|error| Error::Io { path: path.into(), error })?;
     serde_json::from_str(&text).map_err(|e| Error::Invalid {
         msg: format!("{}: not a sculpt checkpoint ({e})", path.display()),
     })

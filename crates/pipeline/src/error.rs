@@ -27,12 +27,12 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     /// A file that could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: std::path::PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, not chained as a source).
+        error: std::io::Error,
     },
     /// Settings that do not fit together.
     #[error("{msg}")]

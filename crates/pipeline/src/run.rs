@@ -140,6 +140,8 @@ pub fn run_search(
         .ok_or_else(|| Error::Invalid { msg: "a search needs a device profile".into() })?;
     let constraints = space_file.constraints.merged(&cfg.constraints);
     notes.extend(summarise_dropped(&space.dropped));
+    // An unwritable run directory fails now, not after the sensitivity pass.
+    let writer = RunWriter::create(&cfg.out)?;
     monitor.stage("cost tables");
     let costs = cost_tables(&model.graph, space, workloads, cost_model)?;
     let data = match cfg.proxy {
@@ -193,7 +195,6 @@ pub fn run_search(
         export_problem(&table, path)?;
     }
 
-    let writer = RunWriter::create(&cfg.out)?;
     let checkpoint = cfg.checkpoints.then(|| writer.path(sculpt_run::layout::CHECKPOINT_JSON));
     if let Some(path) = &checkpoint {
         match (cfg.resume, path.exists()) {
@@ -235,7 +236,7 @@ pub fn run_search(
     let front = FrontEvaluation::new(cfg, model, cost_model, data.as_ref())?;
     let mut front_rows = Vec::new();
     let mut plans: Vec<(usize, CompressionPlan)> = Vec::new();
-    for (k, cand) in result.front.iter().enumerate() {
+    for (k, cand) in front_plans(&result).into_iter().enumerate() {
         let q = quantities(&cand.genome);
         let plan = space.plan(&model.graph, &cand.genome, &model.name);
         let mut row = record::plan_row(cand, &q, &table, cfg.proxy, true);
@@ -278,7 +279,10 @@ pub fn run_search(
     )?)?;
     let feasible = result.front_feasible;
     if !feasible {
-        notes.push("no plan meets the constraints; front.csv holds the closest plans and the `violated` column says why".into());
+        notes.push(format!(
+            "no plan meets the constraints; front.csv holds the {} plans closest to meeting them (least `violation` first) and the `violated` column says why",
+            front_rows.len()
+        ));
     }
     let baseline_metric = front.baseline_metric().unwrap_or(sens.baseline);
     let metric = metric_name(model, data.as_ref());
@@ -324,7 +328,7 @@ pub fn run_search(
     Ok(RunSummary {
         out: cfg.out.clone(),
         evaluations: result.archive.len(),
-        front: result.front.len(),
+        front: front_rows.len(),
         feasible,
         termination: result.termination,
         metric: metric.to_string(),
@@ -335,6 +339,28 @@ pub fn run_search(
     })
 }
 
+/// Plans written to front.csv when nothing is feasible: the least-violating plans, at least as
+/// many as the engine's front of equally least-violating plans.
+const CLOSEST_PLANS: usize = 5;
+
+/// The plans front.csv holds: the engine's front when it is feasible; otherwise the
+/// [`CLOSEST_PLANS`] evaluated plans that violate the constraints least, closest first, so that
+/// a user sees how far each is from meeting them.
+fn front_plans(result: &sculpt_search::SearchResult) -> Vec<&sculpt_search::EvaluatedCandidate> {
+    if result.front_feasible {
+        return result.front.iter().collect();
+    }
+    let mut closest: Vec<&sculpt_search::EvaluatedCandidate> = result.archive.iter().collect();
+    closest.sort_by(|a, b| {
+        a.evaluation
+            .constraint_violation
+            .total_cmp(&b.evaluation.constraint_violation)
+            .then(a.index.cmp(&b.index))
+    });
+    closest.truncate(CLOSEST_PLANS.max(result.front.len()));
+    closest
+}
+
 /// The additive problem (tables of the searched objectives, no constraints) as JSON, the input
 /// of benches/peers.
 fn export_problem(table: &TableObjective, path: &Path) -> Result<()> {
@@ -343,7 +369,7 @@ fn export_problem(table: &TableObjective, path: &Path) -> Result<()> {
     let json = serde_json::to_string(&additive.to_problem())
         .map_err(|e| Error::Invalid { msg: e.to_string() })?;
     sculpt_stdx::write_atomic(path, json.as_bytes())
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+        .map_err(|error| Error::Io { path: path.to_path_buf(), error })
 }
 
 /// Step 6: what the front's plans are re-measured with.

@@ -259,11 +259,11 @@ pub fn sensitivity(
     if let Some(path) = &cache_path {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+                .map_err(|error| Error::Io { path: dir.to_path_buf(), error })?;
         }
         let text = serde_json::to_string(&cache).unwrap_or_default();
         sculpt_stdx::write_atomic(path, text.as_bytes())
-            .map_err(|source| Error::Io { path: path.clone(), source })?;
+            .map_err(|error| Error::Io { path: path.clone(), error })?;
     }
     Ok(SensitivityTable { baseline: reference.metric, entries, cached, warnings })
 }

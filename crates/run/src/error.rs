@@ -8,12 +8,28 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not chained as a source).
+        error: std::io::Error,
+    },
+    /// The run directory (or one of its folders) could not be created.
+    #[error("cannot create the run directory {path}: {error}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error (shown in the message, not chained as a source).
+        error: std::io::Error,
+    },
+    /// A file of the run directory could not be written.
+    #[error("cannot write {path}: {error}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error (shown in the message, not chained as a source).
+        error: std::io::Error,
     },
     /// The folder has no `run.yaml`, so it is not a sculpt run directory.
     #[error("{dir}: not a sculpt run directory (run.yaml is missing)")]
@@ -39,6 +55,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 }

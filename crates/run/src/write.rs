@@ -93,7 +93,7 @@ impl RunWriter {
     pub fn create(dir: &Path) -> Result<RunWriter> {
         for sub in [layout::PLANS_DIR, layout::TABLES_DIR] {
             let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+            std::fs::create_dir_all(&path).map_err(|error| Error::CreateDir { path, error })?;
         }
         Ok(RunWriter { dir: dir.to_path_buf() })
     }
@@ -111,14 +111,15 @@ impl RunWriter {
     /// Creates a sub-folder (such as [`layout::RECOVERED_DIR`]).
     pub fn create_dir(&self, relative: &str) -> Result<PathBuf> {
         let path = self.path(relative);
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        std::fs::create_dir_all(&path)
+            .map_err(|error| Error::CreateDir { path: path.clone(), error })?;
         Ok(path)
     }
 
     fn write(&self, relative: &str, text: std::io::Result<String>) -> Result<()> {
         let path = self.path(relative);
-        let text = text.map_err(|e| Error::io(&path, e))?;
-        sculpt_stdx::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))
+        let text = text.map_err(|error| Error::Write { path: path.clone(), error })?;
+        sculpt_stdx::write_atomic(&path, text.as_bytes()).map_err(|error| Error::Write { path, error })
     }
 
     /// `run.yaml`.

@@ -12,12 +12,12 @@ pub enum Error {
     #[error(transparent)]
     Yaml(#[from] sculpt_yaml::Error),
     /// A file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not chained as a source).
+        error: std::io::Error,
     },
     /// `sweep task --index` named an index the sweep does not have.
     #[error("{file}: the sweep has {n_jobs} jobs (indices 0 to {last}); there is no job {index}", last = n_jobs.saturating_sub(1))]
@@ -63,6 +63,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 }
