@@ -358,12 +358,17 @@ fn a_search_without_a_terminal_logs_its_progress() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let log = String::from_utf8_lossy(&o.stderr);
-    for stage in ["cost tables", "per-layer sensitivity", "searching with nsga2", "re-evaluating the front"] {
+    for stage in
+        ["cost tables", "per-layer sensitivity", "searching with nsga2", "re-evaluating the front"]
+    {
         assert!(log.lines().any(|l| l == stage), "no `{stage}` line in:\n{log}");
     }
     // With a period of 0 every update is a line: counts, then the rate and the time left.
     assert!(log.contains("sensitivity: 1/18 (6 %)"), "{log}");
     assert!(log.lines().any(|l| l.starts_with("sensitivity: 18/18 (100 %), ")), "{log}");
-    assert!(log.lines().any(|l| l.starts_with("sensitivity: 2/18 (11 %), ") && l.contains(" left")), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("sensitivity: 2/18 (11 %), ") && l.contains(" left")),
+        "{log}"
+    );
     assert!(log.lines().any(|l| l.starts_with("search: ") && l.contains("front ")), "{log}");
 }

@@ -28,7 +28,7 @@ use half::{bf16, f16};
 use sculpt_model::{Model, Op, SafetensorsFile};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{Compressed, Encoding, ZeroPattern, StoredWeight};
+use crate::apply::{Compressed, Encoding, StoredWeight, ZeroPattern};
 use crate::error::{Error, Result};
 use crate::plan::FloatFormat;
 use crate::quant::{QuantizedWeight, pack_bits, packed_len, unpack_bits};

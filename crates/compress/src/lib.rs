@@ -27,13 +27,13 @@ mod quant;
 mod recover;
 
 pub use apply::{
-    ApplyOptions, Compressed, Encoding, ZeroPattern, StoredWeight, apply_plan, apply_resolved, expand,
+    ApplyOptions, Compressed, Encoding, StoredWeight, ZeroPattern, apply_plan, apply_resolved,
+    expand,
 };
 pub use error::{Error, Result};
 pub use format::{
     Export, Kernels, PACKING_KEY, PLAN_KEY, attach_candle_kernels, attach_quantized_kernel,
-    export_tensors, load_any,
-    load_compressed, stored_bytes, write_compressed,
+    export_tensors, load_any, load_compressed, stored_bytes, write_compressed,
 };
 pub use lowrank::{choose_rank, factorise, singular_values};
 pub use plan::{

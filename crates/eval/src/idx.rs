@@ -18,8 +18,7 @@ pub struct IdxArray {
 
 /// Reads an IDX file of u8 values, gzipped or raw.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    let raw =
-        std::fs::read(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })?;
+    let raw = std::fs::read(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())

@@ -25,9 +25,9 @@ pub use data::{
     read_text_lines, write_dense_u8,
 };
 pub use error::{Error, Result};
-pub use fidelity::{Fidelity, fidelity};
 pub use evaluate::{
     DEFAULT_BATCH, EvalReport, accuracy, dense_outputs, evaluate, fit_inputs, pair_cosines,
     text_outputs,
 };
+pub use fidelity::{Fidelity, fidelity};
 pub use idx::{IdxArray, idx_bytes, parse_idx, read_idx};

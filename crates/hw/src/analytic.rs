@@ -39,7 +39,7 @@ use crate::error::Error;
 use crate::profile::{FallbackWeights, PrecisionSupport, Profile, Throughput, UnstructuredSupport};
 use crate::systolic::SystolicArray;
 use crate::workload::{
-    LayerCompression, WorkloadKind, LayerWorkload, Precision, QuantGranularity, Sparsity,
+    LayerCompression, LayerWorkload, Precision, QuantGranularity, Sparsity, WorkloadKind,
 };
 
 /// Bits of one quantization scale (a 16-bit float).
@@ -320,12 +320,13 @@ pub fn analytic_layer_cost(
     let (storage, sparse_factor) = sparsity_effect(profile, sparsity, kernel.used);
 
     let weight_bytes = weight_bits(workload, compression, kernel.stored, storage).div_ceil(8);
-    let weight_bytes_moved = if workload.kind == WorkloadKind::Embedding && workload.weight_elems > 0 {
-        let share = (workload.out_act_elems as f64 / workload.weight_elems as f64).min(1.0);
-        (weight_bytes as f64 * share).ceil() as u64
-    } else {
-        weight_bytes
-    };
+    let weight_bytes_moved =
+        if workload.kind == WorkloadKind::Embedding && workload.weight_elems > 0 {
+            let share = (workload.out_act_elems as f64 / workload.weight_elems as f64).min(1.0);
+            (weight_bytes as f64 * share).ceil() as u64
+        } else {
+            weight_bytes
+        };
     let act_bits = u64::from(compression.activations.bits());
     let activation_bytes = workload
         .in_act_elems

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::lookup::{LookupTable, TableRow};
 use crate::profile::{LookupMode, MissingPolicy, Profile};
 use crate::workload::{
-    ActivationPrecision, LayerCompression, WorkloadKind, LayerWorkload, Precision, QuantGranularity,
+    ActivationPrecision, LayerCompression, LayerWorkload, Precision, QuantGranularity, WorkloadKind,
 };
 
 /// Costs layers and models on one device: the analytic model, optionally replaced or scaled by a

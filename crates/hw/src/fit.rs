@@ -16,7 +16,7 @@ use argmin::solver::neldermead::NelderMead;
 use crate::analytic::{CostContext, analytic_layer_cost};
 use crate::error::Error;
 use crate::profile::{PrecisionSupport, Profile};
-use crate::workload::{LayerCompression, WorkloadKind, LayerWorkload, Precision};
+use crate::workload::{LayerCompression, LayerWorkload, Precision, WorkloadKind};
 
 /// One measured layer latency.
 #[derive(Clone, Debug, PartialEq)]

@@ -63,6 +63,6 @@ pub use profile::{
 };
 pub use systolic::{Dataflow, SystolicArray};
 pub use workload::{
-    ActivationPrecision, Gemm, GroupSize, LayerCompression, WorkloadKind, LayerWorkload, NmPattern,
-    Precision, QuantGranularity, Sparsity, SparsityRatio,
+    ActivationPrecision, Gemm, GroupSize, LayerCompression, LayerWorkload, NmPattern, Precision,
+    QuantGranularity, Sparsity, SparsityRatio, WorkloadKind,
 };

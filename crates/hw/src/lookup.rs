@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::workload::{Gemm, WorkloadKind, Precision, Sparsity};
+use crate::workload::{Gemm, Precision, Sparsity, WorkloadKind};
 
 const COLUMNS: [&str; 10] =
     ["kind", "precision", "sparsity", "m", "n", "k", "groups", "macs", "latency_s", "energy_j"];

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::systolic::{Dataflow, SystolicArray};
-use crate::workload::{WorkloadKind, NmPattern, Precision};
+use crate::workload::{NmPattern, Precision, WorkloadKind};
 
 /// The schema version this crate reads.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -594,7 +594,8 @@ mod tests {
         let option = LayerCompression::dense(Precision::Int4, ActivationPrecision::Fp16);
         let fc = LayerWorkload::linear("fc", 1, 4, 4);
         assert_eq!(option.requested_precision(&fc), Precision::Int4);
-        let relu = LayerWorkload { weight_elems: 0, gemm: None, kind: WorkloadKind::Activation, ..fc };
+        let relu =
+            LayerWorkload { weight_elems: 0, gemm: None, kind: WorkloadKind::Activation, ..fc };
         assert_eq!(option.requested_precision(&relu), Precision::Fp16);
     }
 }

@@ -9,8 +9,8 @@ mod common;
 use common::{ARRAY, CPU, close, profile};
 use sculpt_hw::{
     ActivationPrecision as Act, Bound, CostContext, CostModel, Error, Gemm, GroupSize,
-    LayerCompression, WorkloadKind, LayerWorkload, MemoryLevel, NmPattern, Precision,
-    QuantGranularity, Sparsity, SparsityRatio, analytic_layer_cost,
+    LayerCompression, LayerWorkload, MemoryLevel, NmPattern, Precision, QuantGranularity, Sparsity,
+    SparsityRatio, WorkloadKind, analytic_layer_cost,
 };
 
 fn cpu() -> CostModel {

@@ -4,8 +4,8 @@ mod common;
 
 use common::{CPU, close, profile};
 use sculpt_hw::{
-    ActivationPrecision as Act, Error, FitConfig, FreeParam, Gemm, LayerCompression, WorkloadKind,
-    LayerWorkload, Measurement, Precision, Profile, analytic_layer_cost, fit, validate,
+    ActivationPrecision as Act, Error, FitConfig, FreeParam, Gemm, LayerCompression, LayerWorkload,
+    Measurement, Precision, Profile, WorkloadKind, analytic_layer_cost, fit, validate,
 };
 
 /// The "true" device: the toy CPU with fp32 at 2.5 GMAC/s, int8 at 7 GMAC/s, DRAM at 3 GB/s and

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use common::{CPU, close, profile};
 use sculpt_hw::{
-    ActivationPrecision as Act, CostModel, CostSource, Error, Gemm, LayerCompression, WorkloadKind,
-    LayerWorkload, LookupMode, LookupTable, MissingPolicy, Precision,
+    ActivationPrecision as Act, CostModel, CostSource, Error, Gemm, LayerCompression,
+    LayerWorkload, LookupMode, LookupTable, MissingPolicy, Precision, WorkloadKind,
 };
 
 const TABLE: &str = "\

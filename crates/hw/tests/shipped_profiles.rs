@@ -6,7 +6,7 @@ mod common;
 use common::{close, shipped, shipped_dir};
 use sculpt_hw::{
     ActivationPrecision as Act, CostModel, Error, Gemm, GroupSize, LayerCompression, LayerCost,
-    WorkloadKind, LayerWorkload, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio,
+    LayerWorkload, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio, WorkloadKind,
 };
 
 const ALL: [&str; 5] = ["cpu-host", "arm-a76", "edge-npu-int8", "tpu-like", "edge-gpu"];

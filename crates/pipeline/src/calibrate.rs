@@ -10,8 +10,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sculpt_hw::{
-    ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, WorkloadKind,
-    Measurement, Precision, Profile, QuantGranularity, ValidationStats,
+    ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, Measurement,
+    Precision, Profile, QuantGranularity, ValidationStats, WorkloadKind,
 };
 use sculpt_model::{
     Batch, Conv2d, Graph, InputKind, InputSpec, Linear, Model, Node, Op, Pool2d, Task, ValueRef,

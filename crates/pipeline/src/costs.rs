@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use sculpt_compress::{FloatFormat, Granularity, LayerOption, PruneKind};
 use sculpt_hw::{
-    ActivationPrecision, CostModel, Gemm, GroupSize, LayerCompression, LayerCost,
-    WorkloadKind, LayerWorkload, ModelCost, NmPattern, Precision, QuantGranularity,
-    Sparsity, SparsityRatio,
+    ActivationPrecision, CostModel, Gemm, GroupSize, LayerCompression, LayerCost, LayerWorkload,
+    ModelCost, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio, WorkloadKind,
 };
 use sculpt_model::{Graph, Op, ValueRef};
 
@@ -86,7 +85,11 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                 };
                 vec![LayerWorkload {
                     name: node.name.clone(),
-                    kind: if c.is_depthwise() { WorkloadKind::DepthwiseConv2d } else { WorkloadKind::Conv2d },
+                    kind: if c.is_depthwise() {
+                        WorkloadKind::DepthwiseConv2d
+                    } else {
+                        WorkloadKind::Conv2d
+                    },
                     macs: gemm.macs(),
                     weight_elems: node.op.n_params(),
                     in_act_elems: in_elems,
@@ -131,8 +134,12 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
             Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::AdaptiveAvgPool2d { .. } | Op::MeanPool => {
                 vec![simple(WorkloadKind::Pool, prod(ins[0]), 0)]
             }
-            Op::Add => vec![simple(WorkloadKind::Elementwise, out_elems * (ins.len() as u64 - 1), 0)],
-            Op::L2Normalize | Op::FakeQuant(_) => vec![simple(WorkloadKind::Elementwise, out_elems, 0)],
+            Op::Add => {
+                vec![simple(WorkloadKind::Elementwise, out_elems * (ins.len() as u64 - 1), 0)]
+            }
+            Op::L2Normalize | Op::FakeQuant(_) => {
+                vec![simple(WorkloadKind::Elementwise, out_elems, 0)]
+            }
             Op::Embedding(e) => {
                 let mut w = simple(WorkloadKind::Embedding, 0, e.weight.elem_count() as u64);
                 w.in_act_elems = in_elems;

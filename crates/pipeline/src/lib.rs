@@ -75,9 +75,8 @@ pub use record::sensitivity_rows;
 pub use recovery::recovery_picks;
 pub use run::{Inputs, RunSummary, objective_names, run_search};
 pub use sensitivity::{
-    EvalSet, Reference, SensitivityEntry, SensitivityTable, default_cache_dir,
-    evaluate_plan, model_fingerprint, outputs, reference, sensitivity, sha256_hex,
-    tensor_fingerprint,
+    EvalSet, Reference, SensitivityEntry, SensitivityTable, default_cache_dir, evaluate_plan,
+    model_fingerprint, outputs, reference, sensitivity, sha256_hex, tensor_fingerprint,
 };
 pub use space::{
     ExpandedSpace, Match, OptionLists, Rule, SearchSpace, SpaceGene, expand, rule_options,

@@ -1,6 +1,6 @@
 //! What a report concludes from a run: recommendations and the knee.
 
-use crate::units::ConstraintText;
+use crate::units::{ConstraintText, Units};
 use sculpt_run::{Constraint, PlanRow, Quantity, Run};
 
 /// The best plan for one or more of the user's constraints.
@@ -104,16 +104,10 @@ pub(crate) fn versus_baseline(run: &Run, plan: &PlanRow) -> String {
     parts.join(", ")
 }
 
-/// `−0.80 points accuracy` for a loss of 0.008 (or `+0.10 points` for a gain).
+/// `−0.80 points accuracy` for a loss of 0.008 (or `+0.10 points` for a gain); `weight error
+/// 0.123` for the data-free proxy.
 pub(crate) fn accuracy_words(run: &Run, loss: f64) -> String {
-    let metric = run.meta.metric.as_deref().unwrap_or("accuracy");
-    let points = -loss * 100.0;
-    let sign = if points < 0.0 { "−" } else { "+" };
-    if metric == "accuracy" || metric.starts_with("top") {
-        format!("{sign}{:.2} points {metric}", points.abs())
-    } else {
-        format!("{metric} loss {}", crate::format::sig(loss, 3))
-    }
+    Units::of(&run.meta).loss_words(loss)
 }
 
 /// Computes the summary of a run: the recommendation per constraint, the knee and, when nothing
@@ -127,6 +121,7 @@ pub(crate) fn accuracy_words(run: &Run, loss: f64) -> String {
 /// * **Nothing feasible.** The front then holds the closest plans; they are listed by
 ///   `violation`, each with the constraints it fails and by how much.
 pub fn summarize(run: &Run) -> Summary {
+    let units = Units::of(&run.meta);
     let front = run.front_plans();
     let objectives = &run.meta.objectives;
     let constraints = &run.meta.constraints;
@@ -160,7 +155,7 @@ pub fn summarize(run: &Run) -> Summary {
         lines
             .push("The search returned an empty front: there is no plan to recommend.".to_string());
     } else if feasible.is_empty() {
-        let all: Vec<String> = constraints.iter().map(Constraint::describe).collect();
+        let all: Vec<String> = constraints.iter().map(|c| c.describe(&units)).collect();
         lines.push(format!(
             "No evaluated plan meets all constraints ({}) on {device}. The {} closest plans are listed below with the constraints they fail.",
             all.join(", "),
@@ -168,7 +163,7 @@ pub fn summarize(run: &Run) -> Summary {
         ));
     }
     for rec in &recommendations {
-        let described: Vec<String> = rec.constraints.iter().map(Constraint::describe).collect();
+        let described: Vec<String> = rec.constraints.iter().map(|c| c.describe(&units)).collect();
         let at = format!("At {} on {device}", join_words(&described));
         match &rec.plan {
             Some(plan) => {

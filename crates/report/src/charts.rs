@@ -16,9 +16,6 @@ use crate::error::{Error, Result};
 use sculpt_stdx::temp_path_for;
 
 use crate::io::{persist, write_atomic};
-use sculpt_run::Quantity;
-
-use crate::units::QuantityText;
 
 /// DejaVu Sans 2.37 (Debian fonts-dejavu-core); licence in assets/DejaVuSans-LICENSE.txt.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -209,6 +206,31 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// The axis range of a trade-off chart: the front and the constraint lines, padded, so that the
+/// front fills the chart; everything else is drawn at the edge when it lies beyond. Falls back to
+/// all values when the front alone spans nothing (a single plan and no constraint).
+fn zoomed_range(
+    focus: impl Iterator<Item = f64> + Clone,
+    all: impl Iterator<Item = f64>,
+) -> std::ops::Range<f64> {
+    let finite = focus.filter(|v| v.is_finite());
+    let (lo, hi) = finite
+        .clone()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi > lo { padded_range(finite) } else { padded_range(all) }
+}
+
+/// `v` moved onto `range` when it lies beyond it, and whether it was moved.
+fn clamp_to(v: f64, range: &std::ops::Range<f64>) -> (f64, bool) {
+    if v < range.start {
+        (range.start, true)
+    } else if v > range.end {
+        (range.end, true)
+    } else {
+        (v, false)
+    }
+}
+
 /// Splits `text` into lines of at most `width` characters at spaces.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -233,6 +255,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 pub(crate) enum Marker {
     Dot(RGBColor),
     Hollow(RGBColor),
+    Triangle(RGBColor),
     Ring(RGBColor),
     Cross(RGBColor),
     Dashed(RGBColor),
@@ -259,6 +282,9 @@ fn draw_legend<DB: DrawingBackend>(
             }
             Marker::Hollow(c) => {
                 area.draw(&Circle::new((14, cy), 4, c.stroke_width(1))).map_err(e)?;
+            }
+            Marker::Triangle(c) => {
+                area.draw(&TriangleMarker::new((14, cy), 5, c.filled())).map_err(e)?;
             }
             Marker::Ring(c) => {
                 area.draw(&Circle::new((14, cy), 8, c.stroke_width(3))).map_err(e)?;
@@ -299,15 +325,15 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(y)
 }
 
-/// Draws a vertical colour bar for `objective` spanning [lo, hi] (display units).
+/// Draws a vertical colour bar titled `title` spanning [lo, hi] (display units).
 fn draw_colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     top: i32,
-    objective: Quantity,
+    title: &str,
     lo: f64,
     hi: f64,
 ) -> Result<(), String> {
-    let title = format!("colour: {}", objective.axis_title());
+    let title = format!("colour: {title}");
     area.draw_text(&title, &anchored(font(14.0), HPos::Left, VPos::Center), (6, top + 8))
         .map_err(e)?;
     let (bar_top, bar_height, x0, x1) = (top + 24, 150, 10, 28);
@@ -334,13 +360,17 @@ fn draw_colour_bar<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One trade-off chart of a run: two objectives as axes, optionally a third as colour.
+/// One trade-off chart of a run: two objectives as axes, optionally a third as colour. The axes
+/// are zoomed to the front (and the constraint lines); plans and the baseline beyond them are
+/// drawn on the edge as triangles, so the front never shrinks to a sliver.
 #[derive(Clone, Debug)]
 pub(crate) struct ParetoChart {
     pub(crate) title: String,
-    pub(crate) x: Quantity,
-    pub(crate) y: Quantity,
-    pub(crate) colour_by: Option<Quantity>,
+    /// Axis titles with units.
+    pub(crate) x_title: String,
+    pub(crate) y_title: String,
+    /// The title of the colour scale, when the front is coloured by a third objective.
+    pub(crate) colour_title: Option<String>,
     /// Feasible plans off the front, display units.
     pub(crate) others: Vec<(f64, f64)>,
     /// Infeasible plans off the front.
@@ -368,7 +398,7 @@ impl Draw for ParetoChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (main, side) = root.split_horizontally(740);
-        let xs = self
+        let all_x = self
             .others
             .iter()
             .chain(&self.infeasible)
@@ -376,7 +406,7 @@ impl Draw for ParetoChart {
             .chain(self.front.iter().map(|p| p.0))
             .chain(self.baseline.map(|b| b.0))
             .chain(self.x_limits.iter().map(|l| l.0));
-        let ys = self
+        let all_y = self
             .others
             .iter()
             .chain(&self.infeasible)
@@ -384,8 +414,25 @@ impl Draw for ParetoChart {
             .chain(self.front.iter().map(|p| p.1))
             .chain(self.baseline.map(|b| b.1))
             .chain(self.y_limits.iter().map(|l| l.0));
-        let x_range = padded_range(xs);
-        let y_range = padded_range(ys);
+        let x_range = zoomed_range(
+            self.front.iter().map(|p| p.0).chain(self.x_limits.iter().map(|l| l.0)),
+            all_x,
+        );
+        let y_range = zoomed_range(
+            self.front.iter().map(|p| p.1).chain(self.y_limits.iter().map(|l| l.0)),
+            all_y,
+        );
+        // Points beyond the zoomed axes sit on the edge, drawn as triangles.
+        let place = |p: (f64, f64)| -> ((f64, f64), bool) {
+            let (x, cx) = clamp_to(p.0, &x_range);
+            let (y, cy) = clamp_to(p.1, &y_range);
+            ((x, y), cx || cy)
+        };
+        let (others_in, others_out): (Vec<_>, Vec<_>) =
+            self.others.iter().map(|&p| place(p)).partition(|(_, out)| !out);
+        let (infeasible_in, infeasible_out): (Vec<_>, Vec<_>) =
+            self.infeasible.iter().map(|&p| place(p)).partition(|(_, out)| !out);
+        let beyond = others_out.len() + infeasible_out.len();
         let x_decimals = tick_decimals(x_range.end - x_range.start);
         let y_decimals = tick_decimals(y_range.end - y_range.start);
         let mut chart = ChartBuilder::on(&main)
@@ -397,8 +444,8 @@ impl Draw for ParetoChart {
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc(self.x.axis_title())
-            .y_desc(self.y.axis_title())
+            .x_desc(&self.x_title)
+            .y_desc(&self.y_title)
             .axis_desc_style(font(16.0))
             .label_style(font_coloured(14.0, MUTED))
             .axis_style(MUTED)
@@ -413,10 +460,20 @@ impl Draw for ParetoChart {
 
         let faint = FAINT.mix(0.55);
         chart
-            .draw_series(self.others.iter().map(|&p| Circle::new(p, 3, faint.filled())))
+            .draw_series(others_in.iter().map(|&(p, _)| Circle::new(p, 3, faint.filled())))
             .map_err(e)?;
         chart
-            .draw_series(self.infeasible.iter().map(|&p| Circle::new(p, 3, faint.stroke_width(1))))
+            .draw_series(
+                infeasible_in.iter().map(|&(p, _)| Circle::new(p, 3, faint.stroke_width(1))),
+            )
+            .map_err(e)?;
+        chart
+            .draw_series(
+                others_out
+                    .iter()
+                    .chain(&infeasible_out)
+                    .map(|&(p, _)| TriangleMarker::new(p, 4, faint.filled())),
+            )
             .map_err(e)?;
         for (value, label) in &self.x_limits {
             let line = vec![(*value, y_range.start), (*value, y_range.end)];
@@ -449,7 +506,7 @@ impl Draw for ParetoChart {
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.2), hi.max(p.2)));
         let colour_of = |v: f64| -> RGBColor {
-            match self.colour_by {
+            match self.colour_title {
                 Some(_) if c_hi > c_lo => viridis((v - c_lo) / (c_hi - c_lo)),
                 Some(_) => viridis(0.5),
                 None => FRONT,
@@ -483,15 +540,18 @@ impl Draw for ParetoChart {
                     .map(|&(x, y, _)| Circle::new((x, y), 5, INK.mix(0.5).stroke_width(1))),
             )
             .map_err(e)?;
-        if let Some(b) = self.baseline {
+        let baseline = self.baseline.map(place);
+        if let Some((b, off)) = baseline {
             chart.draw_series(std::iter::once(Cross::new(b, 7, INK.stroke_width(2)))).map_err(e)?;
             let (px, py) = chart.backend_coord(&b);
-            main.draw_text(
-                "baseline",
-                &anchored(font(14.0), HPos::Right, VPos::Bottom),
-                (px - 8, py - 6),
-            )
-            .map_err(e)?;
+            // A baseline beyond the axes is labelled from inside the plot.
+            let (anchor, at) = match (off, px > (main.dim_in_pixel().0 as i32) / 2) {
+                (true, true) => (HPos::Right, (px - 8, py + 8)),
+                (true, false) => (HPos::Left, (px + 8, py + 8)),
+                (false, _) => (HPos::Right, (px - 8, py - 6)),
+            };
+            let label = if off { "baseline (beyond the axes)" } else { "baseline" };
+            main.draw_text(label, &anchored(font(14.0), anchor, VPos::Bottom), at).map_err(e)?;
         }
         chart
             .draw_series(
@@ -505,7 +565,7 @@ impl Draw for ParetoChart {
         // stays inside the plot and clear of labels already placed.
         let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
         let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
-        if let Some(b) = self.baseline {
+        if let Some((b, _)) = baseline {
             let (px, py) = chart.backend_coord(&b);
             placed.push((px - 80, py - 24, px, py));
         }
@@ -582,7 +642,7 @@ impl Draw for ParetoChart {
         } else {
             "Pareto front (feasible, non-dominated)".to_string()
         };
-        let front_marker = match (self.colour_by, self.front_infeasible) {
+        let front_marker = match (&self.colour_title, self.front_infeasible) {
             (_, true) => Marker::Hollow(FRONT),
             (Some(_), false) => Marker::Dot(viridis(0.5)),
             (None, false) => Marker::Line(FRONT),
@@ -593,6 +653,15 @@ impl Draw for ParetoChart {
         }
         if !self.infeasible.is_empty() {
             entries.push((Marker::Hollow(FAINT), "plans that break a constraint".to_string()));
+        }
+        if beyond > 0 {
+            entries.push((
+                Marker::Triangle(lighten(FAINT, 0.3)),
+                format!(
+                    "{beyond} plan{} beyond the axes, on the edge",
+                    if beyond == 1 { "" } else { "s" }
+                ),
+            ));
         }
         if self.baseline.is_some() {
             entries.push((Marker::Cross(INK), "baseline (uncompressed)".to_string()));
@@ -607,8 +676,8 @@ impl Draw for ParetoChart {
             }
         }
         let bottom = draw_legend(&side, 40, &entries)?;
-        if let Some(objective) = self.colour_by.filter(|_| c_lo.is_finite()) {
-            draw_colour_bar(&side, bottom + 10, objective, c_lo, c_hi)?;
+        if let Some(title) = self.colour_title.as_ref().filter(|_| c_lo.is_finite()) {
+            draw_colour_bar(&side, bottom + 10, title, c_lo, c_hi)?;
         }
         Ok(())
     }
@@ -622,8 +691,9 @@ pub(crate) type Series = (String, Vec<(f64, f64)>, bool);
 #[derive(Clone, Debug)]
 pub(crate) struct OverlayChart {
     pub(crate) title: String,
-    pub(crate) x: Quantity,
-    pub(crate) y: Quantity,
+    /// Axis titles with units.
+    pub(crate) x_title: String,
+    pub(crate) y_title: String,
     /// Per run: label, points (display units), whether to join the points as a staircase.
     pub(crate) series: Vec<Series>,
 }
@@ -648,8 +718,8 @@ impl Draw for OverlayChart {
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc(self.x.axis_title())
-            .y_desc(self.y.axis_title())
+            .x_desc(&self.x_title)
+            .y_desc(&self.y_title)
             .axis_desc_style(font(16.0))
             .label_style(font_coloured(14.0, MUTED))
             .axis_style(MUTED)
@@ -1118,8 +1188,12 @@ impl Draw for TimeChart {
 /// Per-layer sensitivity: the worst option's delta as a bar, every option as a dot.
 #[derive(Clone, Debug)]
 pub(crate) struct SensitivityChart {
-    /// Per layer: name, (option label, delta in points) for every option.
+    /// Per layer: name, (option label, delta in display units) for every option.
     pub(crate) layers: Vec<(String, Vec<(String, f64)>)>,
+    /// The axis title of the loss, with its unit (`accuracy loss (points)`).
+    pub(crate) axis_title: String,
+    /// What follows a value in a label (` pts`, or nothing for a dimensionless loss).
+    pub(crate) value_suffix: String,
 }
 
 impl SensitivityChart {
@@ -1176,7 +1250,7 @@ impl Draw for SensitivityChart {
             .map_err(e)?;
         }
         root.draw_text(
-            "accuracy loss (points) · bar: the most damaging option · dots: every option",
+            &format!("{} · bar: the most damaging option · dots: every option", self.axis_title),
             &anchored(font(14.0), HPos::Center, VPos::Top),
             (left + plot_width / 2, (height as i32 - 26).max(bottom + 24)),
         )
@@ -1197,7 +1271,7 @@ impl Draw for SensitivityChart {
                 ))
                 .map_err(e)?;
                 root.draw_text(
-                    &format!("{label} · {} pts", crate::format::human(*delta)),
+                    &format!("{label} · {}{}", crate::format::human(*delta), self.value_suffix),
                     &anchored(font_coloured(12.0, MUTED), HPos::Left, VPos::Center),
                     (to_px(max) + 8, y + Self::ROW / 2),
                 )
@@ -1224,6 +1298,19 @@ impl Draw for SensitivityChart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axes_zoom_to_the_front_and_clamp_the_rest() {
+        // The front spans 0..2; a plan at 90 must not stretch the axis.
+        let range = zoomed_range([0.0, 1.0, 2.0].into_iter(), [0.0, 1.0, 2.0, 90.0].into_iter());
+        assert!(range.start < 0.0 && range.start > -0.2, "{range:?}");
+        assert!(range.end > 2.0 && range.end < 2.2, "{range:?}");
+        assert_eq!(clamp_to(90.0, &range), (range.end, true));
+        assert_eq!(clamp_to(1.0, &range), (1.0, false));
+        // A single front point spans nothing: every value sets the range.
+        let range = zoomed_range([5.0].into_iter(), [0.0, 5.0, 10.0].into_iter());
+        assert!(range.start < 0.0 && range.end > 10.0, "{range:?}");
+    }
 
     #[test]
     fn round_tick_steps() {

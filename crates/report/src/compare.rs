@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::format::{TABLE_DIGITS, human, short_hash, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
 use crate::report::ReportFiles;
-use crate::units::{ConstraintText, QuantityText};
+use crate::units::{ConstraintText, Units};
 use sculpt_run::{Constraint, PlanRow, Quantity, Run};
 use sculpt_search::{hypervolume_exact, pareto_levels};
 
@@ -262,6 +262,7 @@ fn labels(runs: &[Run]) -> Vec<String> {
 }
 
 fn shared_constraints(runs: &[Run], notes: &mut Vec<String>) -> Vec<Constraint> {
+    let units = Units::of(&runs[0].meta);
     let mut keys: Vec<String> = Vec::new();
     for run in runs {
         for c in &run.meta.constraints {
@@ -291,11 +292,11 @@ fn shared_constraints(runs: &[Run], notes: &mut Vec<String>) -> Vec<Constraint> 
             .cloned();
         if let Some(strictest) = strictest {
             if all.iter().any(|c| **c != strictest) {
-                let values: Vec<String> = all.iter().map(|c| c.describe()).collect();
+                let values: Vec<String> = all.iter().map(|c| c.describe(&units)).collect();
                 notes.push(format!(
                     "`{key}` differs between the runs ({}); the strictest, {}, is applied to every run",
                     values.join(", "),
-                    strictest.describe()
+                    strictest.describe(&units)
                 ));
             }
             shared.push(strictest);
@@ -460,21 +461,42 @@ fn robust_groups(runs: &[Run], notes: &mut Vec<String>) -> Vec<RobustPlan> {
 pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
     let cmp = comparison(runs)?;
     create_dir(out_dir)?;
-    let mut charts = Vec::new();
     let mut all_notes = cmp.notes.clone();
     for (run, label) in runs.iter().zip(&cmp.labels) {
         for note in &run.notes {
             all_notes.push(format!("{label}: {note}"));
         }
     }
+    // Every run's accuracy loss is shown in the first run's units (runs compared on shared axes
+    // measure the same metric).
+    let units = Units::of(&runs[0].meta);
+    let mut charts = Vec::new();
+    let sections = vec![
+        summary_section(runs, &cmp, &units, &all_notes),
+        fronts_section(runs, &cmp, &units, out_dir, &mut charts)?,
+        best_section(runs, &cmp, &units, out_dir),
+        hypervolume_section(runs, &cmp, &units),
+        robust_section(runs, &cmp, &units),
+    ];
+    let document = Document {
+        title: format!("sculpt comparison of {} runs", runs.len()),
+        subtitle: cmp.labels.join(" · "),
+        sections,
+    };
+    let index_html = out_dir.join("index.html");
+    let report_md = out_dir.join("report.md");
+    write_atomic(&index_html, document.to_html().as_bytes())?;
+    write_atomic(&report_md, document.to_markdown().as_bytes())?;
+    Ok(ReportFiles { index_html, report_md, charts, notes: all_notes })
+}
 
-    let mut sections = Vec::new();
-    // Summary.
+/// Notes, findings (best hypervolume, best plan per run, robust plans) and the runs compared.
+fn summary_section(runs: &[Run], cmp: &Comparison, units: &Units, notes: &[String]) -> Section {
     let mut blocks = Vec::new();
-    if !all_notes.is_empty() {
+    if !notes.is_empty() {
         blocks.push(Block::Callout {
             tone: Tone::Warning,
-            lines: all_notes.iter().map(|n| rich(&format!("{n}."))).collect(),
+            lines: notes.iter().map(|n| rich(&format!("{n}."))).collect(),
         });
     }
     let mut findings = Vec::new();
@@ -532,12 +554,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         run_rows.push(Row {
             cells: vec![
                 Cell::text(cmp.labels[i].clone()),
-                Cell::inlines(vec![code(
-                    std::fs::canonicalize(&run.dir)
-                        .unwrap_or_else(|_| run.dir.clone())
-                        .display()
-                        .to_string(),
-                )]),
+                Cell::inlines(vec![code(run.dir.display().to_string())]),
                 Cell::text(meta.model_name().to_string()),
                 Cell::text(meta.device_name().to_string()),
                 Cell::text(meta.engine.clone().unwrap_or_else(|| "?".into())),
@@ -548,7 +565,11 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                 Cell::text(if meta.constraints.is_empty() {
                     "none".into()
                 } else {
-                    meta.constraints.iter().map(Constraint::describe).collect::<Vec<_>>().join(", ")
+                    meta.constraints
+                        .iter()
+                        .map(|c| c.describe(&units))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }),
                 Cell::text(meta.evaluations.map(|e| e.to_string()).unwrap_or_else(|| "?".into())),
                 Cell::inlines(
@@ -581,9 +602,17 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         .collect(),
         rows: run_rows,
     }));
-    sections.push(Section { id: "summary".into(), title: "Summary".into(), blocks });
+    Section { id: "summary".into(), title: "Summary".into(), blocks }
+}
 
-    // Fronts.
+/// Every run's feasible front on shared axes, one chart per pair of shared objectives.
+fn fronts_section(
+    runs: &[Run],
+    cmp: &Comparison,
+    units: &Units,
+    out_dir: &Path,
+    charts: &mut Vec<std::path::PathBuf>,
+) -> Result<Section> {
     let mut blocks = Vec::new();
     let objectives = &cmp.shared_objectives;
     if objectives.len() < 2 {
@@ -605,24 +634,29 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                             .front_plans()
                             .iter()
                             .filter(|p| p.feasible)
-                            .map(|p| (x.to_display(p.quantity(x)), y.to_display(p.quantity(y))))
+                            .map(|p| {
+                                (
+                                    units.to_display(x, p.quantity(x)),
+                                    units.to_display(y, p.quantity(y)),
+                                )
+                            })
                             .collect();
                         let staircase = run.meta.objectives.len() == 2;
                         (label.clone(), pts, staircase)
                     })
                     .collect();
                 let chart = OverlayChart {
-                    title: format!("{} vs {}", capitalised(y.label()), x.label()),
-                    x,
-                    y,
+                    title: format!("{} vs {}", capitalised(&units.label(y)), units.label(x)),
+                    x_title: units.axis_title(x),
+                    y_title: units.axis_title(y),
                     series,
                 };
                 let name = format!("compare-{}-vs-{}", y.column(), x.column());
                 let caption = format!(
                     "Fronts of {} runs: {} against {}.",
                     runs.len(),
-                    y.axis_title(),
-                    x.axis_title()
+                    units.axis_title(y),
+                    units.axis_title(x)
                 );
                 let figure = render(&chart, &name, &caption, out_dir)?;
                 charts.extend(figure.files.iter().cloned());
@@ -630,16 +664,18 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
             }
         }
     }
-    sections.push(Section { id: "fronts".into(), title: "Fronts".into(), blocks });
+    Ok(Section { id: "fronts".into(), title: "Fronts".into(), blocks })
+}
 
-    // Best plan per run.
+/// The best plan of each run under the shared constraints.
+fn best_section(runs: &[Run], cmp: &Comparison, units: &Units, out_dir: &Path) -> Section {
     let mut blocks = Vec::new();
     blocks.push(Block::Para(vec![text(if cmp.shared_constraints.is_empty() {
         "The front plan with the lowest accuracy loss in each run (no constraint is shared by all runs).".to_string()
     } else {
         format!(
             "The front plan with the lowest accuracy loss in each run among those meeting the shared constraints: {}.",
-            cmp.shared_constraints.iter().map(Constraint::describe).collect::<Vec<_>>().join(", ")
+            cmp.shared_constraints.iter().map(|c| c.describe(&units)).collect::<Vec<_>>().join(", ")
         )
     })]));
     let mut rows = Vec::new();
@@ -655,7 +691,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                 for objective in Quantity::ALL {
                     let si = plan.quantity(objective);
                     cells.push(Cell::number(
-                        sig(objective.to_display(si), TABLE_DIGITS),
+                        sig(units.to_display(objective, si), TABLE_DIGITS),
                         objective.column(),
                         Some(si),
                     ));
@@ -681,12 +717,14 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
         rows.push(Row { cells, data: vec![("run".into(), i.to_string())] });
     }
     let mut header = vec!["Run".to_string(), "Plan".to_string()];
-    header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
+    header.extend(Quantity::ALL.iter().map(|o| capitalised(&units.axis_title(*o))));
     header.extend(["Against its baseline".to_string(), "Plan file".to_string()]);
     blocks.push(Block::Table(DocTable { id: "best".into(), header, rows }));
-    sections.push(Section { id: "best".into(), title: "Best plan per run".into(), blocks });
+    Section { id: "best".into(), title: "Best plan per run".into(), blocks }
+}
 
-    // Hypervolume.
+/// Hypervolume of each run's feasible front in a shared, normalised box.
+fn hypervolume_section(runs: &[Run], cmp: &Comparison, units: &Units) -> Section {
     let mut blocks = Vec::new();
     if cmp.shared_objectives.is_empty() || cmp.ideal.is_empty() {
         blocks.push(Block::Para(vec![text(
@@ -697,14 +735,21 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
             cmp.shared_objectives
                 .iter()
                 .zip(values)
-                .map(|(o, v)| format!("{} {} {}", o.label(), human(o.to_display(*v)), o.unit()))
+                .map(|(o, v)| {
+                    format!(
+                        "{} {} {}",
+                        units.label(*o),
+                        human(units.to_display(*o, *v)),
+                        units.unit(*o)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         blocks.push(Block::Para(vec![text(format!(
             "Each run's feasible front on {} is scaled with the same bounds for every run — best values over all runs ({}) map to 0, worst values ({}) to 1 — and measured against the reference point {} in every objective. \
              The number is the dominated fraction of that reference box: higher is better, 1 would be a single plan with every best value at once. The numbers compare these runs with each other only.",
-            cmp.shared_objectives.iter().map(|o| o.label()).collect::<Vec<_>>().join(", "),
+            cmp.shared_objectives.iter().map(|o| units.label(*o)).collect::<Vec<_>>().join(", "),
             describe(&cmp.ideal),
             describe(&cmp.nadir),
             1.0 + REFERENCE_MARGIN
@@ -742,9 +787,11 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
             rows,
         }));
     }
-    sections.push(Section { id: "hypervolume".into(), title: "Hypervolume".into(), blocks });
+    Section { id: "hypervolume".into(), title: "Hypervolume".into(), blocks }
+}
 
-    // Robust plan.
+/// The plan most robust across runs of the same model and space.
+fn robust_section(runs: &[Run], cmp: &Comparison, units: &Units) -> Section {
     let mut blocks = Vec::new();
     blocks.push(Block::Small(vec![text(
         "Runs with the same model and search space can be compared plan by plan. In each run, its feasible evaluated plans are sorted into non-domination levels on the shared objectives (level 1 is that run's own front); \
@@ -804,7 +851,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                                 Some(p) => {
                                     let si = p.quantity(objective);
                                     cells.push(Cell::number(
-                                        sig(objective.to_display(si), TABLE_DIGITS),
+                                        sig(units.to_display(objective, si), TABLE_DIGITS),
                                         objective.column(),
                                         Some(si),
                                     ));
@@ -819,7 +866,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
                     .collect();
                 let mut header =
                     vec!["Run".to_string(), "Plan".to_string(), "Normalised rank".to_string()];
-                header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
+                header.extend(Quantity::ALL.iter().map(|o| capitalised(&units.axis_title(*o))));
                 blocks.push(Block::Table(DocTable {
                     id: format!("robust-{genome}"),
                     header,
@@ -828,18 +875,7 @@ pub fn compare(runs: &[Run], out_dir: &Path) -> Result<ReportFiles> {
             }
         }
     }
-    sections.push(Section { id: "robust".into(), title: "Robust plan".into(), blocks });
-
-    let document = Document {
-        title: format!("sculpt comparison of {} runs", runs.len()),
-        subtitle: cmp.labels.join(" · "),
-        sections,
-    };
-    let index_html = out_dir.join("index.html");
-    let report_md = out_dir.join("report.md");
-    write_atomic(&index_html, document.to_html().as_bytes())?;
-    write_atomic(&report_md, document.to_markdown().as_bytes())?;
-    Ok(ReportFiles { index_html, report_md, charts, notes: all_notes })
+    Section { id: "robust".into(), title: "Robust plan".into(), blocks }
 }
 
 fn capitalised(s: &str) -> String {

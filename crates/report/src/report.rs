@@ -14,7 +14,7 @@ use crate::doc::{
 use crate::error::Result;
 use crate::format::{TABLE_DIGITS, duration, human, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
-use crate::units::{ConstraintText, QuantityText};
+use crate::units::{ConstraintText, Units};
 use sculpt_run::{LayerPlan, PlanRow, Quantity, Run, Source, TerminationReason};
 
 /// The most plans off the front a trade-off chart draws.
@@ -41,14 +41,14 @@ struct Marked {
     why: String,
 }
 
-fn marked_plans(summary: &Summary) -> Vec<Marked> {
+fn marked_plans(summary: &Summary, units: &Units) -> Vec<Marked> {
     let mut marked: Vec<Marked> = Vec::new();
     let mut index = 0;
     for rec in &summary.recommendations {
         if let Some(plan) = &rec.plan {
             index += 1;
             let described: Vec<String> =
-                rec.constraints.iter().map(ConstraintText::describe).collect();
+                rec.constraints.iter().map(|c| c.describe(units)).collect();
             marked.push(Marked {
                 tag: format!("R{index}"),
                 plan: plan.clone(),
@@ -79,7 +79,7 @@ fn marked_plans(summary: &Summary) -> Vec<Marked> {
 pub fn write_report(run: &Run, out_dir: &Path) -> Result<ReportFiles> {
     create_dir(out_dir)?;
     let summary = summarize(run);
-    let marked = marked_plans(&summary);
+    let marked = marked_plans(&summary, &Units::of(&run.meta));
     let mut charts: Vec<PathBuf> = Vec::new();
     let mut keep = |figure: Figure| -> Block {
         charts.extend(figure.files.iter().cloned());
@@ -98,8 +98,9 @@ pub fn write_report(run: &Run, out_dir: &Path) -> Result<ReportFiles> {
     if let Some(started) = &run.meta.started_at {
         subtitle.push(format!("started {started}"));
     }
-    let shown_dir = std::fs::canonicalize(&run.dir).unwrap_or_else(|_| run.dir.clone());
-    subtitle.push(format!("run directory {}", shown_dir.display()));
+    // The directory as it was named, so a report generated in one checkout reads the same in
+    // another.
+    subtitle.push(format!("run directory {}", run.dir.display()));
 
     let mut sections = vec![summary_section(run, &summary, &marked)];
     sections.push(tradeoff_section(run, &summary, &marked, out_dir, &mut keep)?);
@@ -141,6 +142,7 @@ fn notes_block(notes: &[String]) -> Option<Block> {
 }
 
 fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
+    let units = Units::of(&run.meta);
     let mut blocks = Vec::new();
     if let Some(block) = notes_block(&run.notes) {
         blocks.push(block);
@@ -184,12 +186,20 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
             "less energy per inference",
             "more energy per inference",
         ));
-        let points = -plan.accuracy_loss * 100.0;
-        let metric = run.meta.metric.as_deref().unwrap_or("accuracy");
-        figures.push((
-            format!("{}{:.2}", if points < 0.0 { "−" } else { "+" }, points.abs()),
-            format!("points of {metric} vs the baseline"),
-        ));
+        figures.push(match run.meta.loss_is_metric() {
+            true => {
+                let points = -plan.accuracy_loss * 100.0;
+                let metric = run.meta.metric.as_deref().unwrap_or("accuracy");
+                (
+                    format!("{}{:.2}", if points < 0.0 { "−" } else { "+" }, points.abs()),
+                    format!("points of {metric} vs the baseline"),
+                )
+            }
+            false => (
+                sig(plan.accuracy_loss, 3),
+                "relative weight error (data-free proxy: no accuracy was measured)".to_string(),
+            ),
+        });
         let heading = vec![
             text(format!("{} — plan {}: ", primary.tag, plan.plan_id)),
             text(primary.why.clone()),
@@ -212,12 +222,12 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
                 .constraints
                 .iter()
                 .filter(|c| !c.is_met_by(plan))
-                .map(|c| c.explain_failure(plan))
+                .map(|c| c.explain_failure(plan, &units))
                 .collect();
             let mut cells =
                 vec![Cell::number(plan.plan_id.to_string(), "plan_id", Some(plan.plan_id as f64))];
             for objective in Quantity::ALL {
-                cells.push(objective_cell(plan, objective));
+                cells.push(objective_cell(plan, objective, &units));
             }
             cells.push(Cell::number(sig(plan.violation, 3), "violation", Some(plan.violation)));
             cells.push(Cell::text(plan.violated.join(", ")));
@@ -225,7 +235,7 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
             rows.push(Row { cells, data: vec![("plan-id".into(), plan.plan_id.to_string())] });
         }
         let mut header = vec!["Plan".to_string()];
-        header.extend(Quantity::ALL.iter().map(|o| capitalised(&o.axis_title())));
+        header.extend(Quantity::ALL.iter().map(|o| capitalised(&units.axis_title(*o))));
         header.extend([
             "Violation".to_string(),
             "Violated".to_string(),
@@ -246,9 +256,9 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
         if let Some(v) = baseline.quantity(objective) {
             base_parts.push(format!(
                 "{} {} {}",
-                objective.label(),
-                human(objective.to_display(v)),
-                objective.unit()
+                units.label(objective),
+                human(units.to_display(objective, v)),
+                units.unit(objective)
             ));
         }
     }
@@ -265,7 +275,7 @@ fn summary_section(run: &Run, summary: &Summary, marked: &[Marked]) -> Section {
     blocks.push(Block::Small(vec![text(
         "How the plans are chosen: a recommendation (R1, R2, …) is the front plan with the lowest accuracy loss among those that meet the constraint named; \
          the knee is the feasible front plan with the smallest sum of objectives after scaling each objective to [0, 1] over the front — in two objectives, the plan farthest below the line joining the two ends of the front. \
-         Factors compare with the uncompressed baseline on the same device; accuracy is in points (1 point = 0.01 of the metric).",
+         Factors compare with the uncompressed baseline on the same device; a loss of a metric is in points (1 point = 0.01 of the metric), the data-free proxy's weight error is relative (dimensionless).",
     )]));
     Section { id: "summary".into(), title: "Summary".into(), blocks }
 }
@@ -278,9 +288,9 @@ fn capitalised(s: &str) -> String {
     }
 }
 
-fn objective_cell(plan: &PlanRow, objective: Quantity) -> Cell {
+fn objective_cell(plan: &PlanRow, objective: Quantity, units: &Units) -> Cell {
     let si = plan.quantity(objective);
-    Cell::number(sig(objective.to_display(si), TABLE_DIGITS), objective.column(), Some(si))
+    Cell::number(sig(units.to_display(objective, si), TABLE_DIGITS), objective.column(), Some(si))
 }
 
 fn tradeoff_section(
@@ -290,6 +300,7 @@ fn tradeoff_section(
     out_dir: &Path,
     keep: &mut impl FnMut(Figure) -> Block,
 ) -> Result<Section> {
+    let units = Units::of(&run.meta);
     let mut blocks = Vec::new();
     let objectives = &run.meta.objectives;
     let front = run.front_plans();
@@ -323,7 +334,7 @@ fn tradeoff_section(
     blocks.push(Block::Para(vec![text(format!(
         "Each chart shows two of the objectives the search minimised ({}); lower is better on both axes. \
          The front is highlighted, every other evaluated plan is faint{}.",
-        objectives.iter().map(|o| o.label()).collect::<Vec<_>>().join(", "),
+        objectives.iter().map(|o| units.label(*o)).collect::<Vec<_>>().join(", "),
         if objectives.len() >= 3 { ", and the colour of a front plan shows the objective not on the axes" } else { "" }
     ))]));
     if run.candidates.rows().is_none() {
@@ -338,36 +349,41 @@ fn tradeoff_section(
         for j in (i + 1)..objectives.len() {
             let (x, y) = crate::units::chart_axes(objectives[i], objectives[j]);
             let colour_by = objectives.iter().copied().find(|o| *o != x && *o != y);
-            let point = |p: &PlanRow| (x.to_display(p.quantity(x)), y.to_display(p.quantity(y)));
+            let point = |p: &PlanRow| {
+                (units.to_display(x, p.quantity(x)), units.to_display(y, p.quantity(y)))
+            };
             let baseline = match (run.meta.baseline.quantity(x), run.meta.baseline.quantity(y)) {
-                (Some(bx), Some(by)) => Some((x.to_display(bx), y.to_display(by))),
+                (Some(bx), Some(by)) => Some((units.to_display(x, bx), units.to_display(y, by))),
                 _ => None,
             };
             let mut x_limits = Vec::new();
             let mut y_limits = Vec::new();
             for c in &run.meta.constraints {
                 if let Some((objective, limit)) = c.limit() {
-                    let label =
-                        format!("≤ {} {}", human(objective.to_display(limit)), objective.unit());
+                    let label = format!(
+                        "≤ {} {}",
+                        human(units.to_display(objective, limit)),
+                        units.unit(objective)
+                    );
                     if objective == x {
-                        x_limits.push((x.to_display(limit), label));
+                        x_limits.push((units.to_display(x, limit), label));
                     } else if objective == y {
-                        y_limits.push((y.to_display(limit), label));
+                        y_limits.push((units.to_display(y, limit), label));
                     }
                 }
             }
             let chart = ParetoChart {
-                title: format!("{} vs {}", capitalised(y.label()), x.label()),
-                x,
-                y,
-                colour_by,
+                title: format!("{} vs {}", capitalised(&units.label(y)), units.label(x)),
+                x_title: units.axis_title(x),
+                y_title: units.axis_title(y),
+                colour_title: colour_by.map(|c| units.axis_title(c)),
                 others: others.iter().filter(|p| p.feasible).map(|p| point(p)).collect(),
                 infeasible: others.iter().filter(|p| !p.feasible).map(|p| point(p)).collect(),
                 front: front
                     .iter()
                     .map(|p| {
                         let (px, py) = point(p);
-                        (px, py, colour_by.map_or(0.0, |c| c.to_display(p.quantity(c))))
+                        (px, py, colour_by.map_or(0.0, |c| units.to_display(c, p.quantity(c))))
                     })
                     .collect(),
                 staircase: objectives.len() == 2 && summary.n_feasible > 0,
@@ -387,10 +403,10 @@ fn tradeoff_section(
             let name = format!("tradeoff-{}-vs-{}", y.column(), x.column());
             let caption = format!(
                 "{} against {} for every evaluated plan{}; the baseline is the cross, constraints are dashed lines and the recommended plans are ringed.",
-                capitalised(&y.axis_title()),
-                x.axis_title(),
+                capitalised(&units.axis_title(y)),
+                units.axis_title(x),
                 colour_by
-                    .map(|c| format!(", front coloured by {}", c.axis_title()))
+                    .map(|c| format!(", front coloured by {}", units.axis_title(c)))
                     .unwrap_or_default()
             );
             blocks.push(keep(render(&chart, &name, &caption, out_dir)?));
@@ -400,6 +416,7 @@ fn tradeoff_section(
 }
 
 fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
+    let units = Units::of(&run.meta);
     let mut blocks = Vec::new();
     let Some(front) = run.front.rows() else {
         blocks.push(Block::Para(vec![text(format!(
@@ -416,12 +433,13 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
     let any_recovered = front.iter().any(|p| p.accuracy_loss_recovered.is_some());
     let any_latency_measured = front.iter().any(|p| p.latency_s_measured.is_some());
     let mut header = vec!["Plan".to_string(), "Tag".to_string()];
-    header.push("Accuracy loss (points)".into());
+    let loss_unit = units.unit(Quantity::AccuracyLoss);
+    header.push(capitalised(&units.axis_title(Quantity::AccuracyLoss)));
     if any_measured {
-        header.push("Measured loss (points)".into());
+        header.push(format!("Measured loss ({loss_unit})"));
     }
     if any_recovered {
-        header.push("Loss after recovery (points)".into());
+        header.push(format!("Loss after recovery ({loss_unit})"));
     }
     header.push("Latency (ms)".into());
     if any_latency_measured {
@@ -444,13 +462,14 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
         let mut cells = vec![
             Cell::number(plan.plan_id.to_string(), "plan_id", Some(plan.plan_id as f64)),
             Cell::text(tag),
-            objective_cell(plan, Quantity::AccuracyLoss),
+            objective_cell(plan, Quantity::AccuracyLoss, &units),
         ];
         if any_measured {
             cells.push(optional_cell(
                 plan.accuracy_loss_measured,
                 Quantity::AccuracyLoss,
                 "accuracy_loss_measured",
+                &units,
             ));
         }
         if any_recovered {
@@ -458,18 +477,20 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
                 plan.accuracy_loss_recovered,
                 Quantity::AccuracyLoss,
                 "accuracy_loss_recovered",
+                &units,
             ));
         }
-        cells.push(objective_cell(plan, Quantity::Latency));
+        cells.push(objective_cell(plan, Quantity::Latency, &units));
         if any_latency_measured {
             cells.push(optional_cell(
                 plan.latency_s_measured,
                 Quantity::Latency,
                 "latency_s_measured",
+                &units,
             ));
         }
-        cells.push(objective_cell(plan, Quantity::Energy));
-        cells.push(objective_cell(plan, Quantity::Size));
+        cells.push(objective_cell(plan, Quantity::Energy, &units));
+        cells.push(objective_cell(plan, Quantity::Size, &units));
         cells.push(Cell::text(if plan.feasible {
             "yes".to_string()
         } else {
@@ -495,9 +516,9 @@ fn front_section(run: &Run, marked: &[Marked], out_dir: &Path) -> Section {
     Section { id: "front".into(), title: "The front".into(), blocks }
 }
 
-fn optional_cell(value: Option<f64>, objective: Quantity, column: &str) -> Cell {
+fn optional_cell(value: Option<f64>, objective: Quantity, column: &str, units: &Units) -> Cell {
     match value {
-        Some(v) => Cell::number(sig(objective.to_display(v), TABLE_DIGITS), column, Some(v)),
+        Some(v) => Cell::number(sig(units.to_display(objective, v), TABLE_DIGITS), column, Some(v)),
         None => Cell::number("–".to_string(), column, None),
     }
 }
@@ -642,6 +663,8 @@ fn sensitivity_section(
     out_dir: &Path,
     keep: &mut impl FnMut(Figure) -> Block,
 ) -> Result<Section> {
+    let units = Units::of(&run.meta);
+    let loss = Quantity::AccuracyLoss;
     let mut blocks = Vec::new();
     let title = "Sensitivity";
     match run.sensitivity.rows() {
@@ -662,7 +685,10 @@ fn sensitivity_section(
                 } else {
                     row.option.clone()
                 };
-                by_layer.entry(row.layer.clone()).or_default().push((label, row.delta * 100.0));
+                by_layer
+                    .entry(row.layer.clone())
+                    .or_default()
+                    .push((label, units.to_display(loss, row.delta)));
             }
             let layers: Vec<(String, Vec<(String, f64)>)> = order
                 .into_iter()
@@ -682,12 +708,21 @@ fn sensitivity_section(
             )];
             if let Some((layer, worst)) = most {
                 para.push(text(format!(
-                    " The most sensitive layer is {layer} (up to {} points).",
-                    human(worst)
+                    " The most sensitive layer is {layer} (up to {} {}).",
+                    human(worst),
+                    units.unit(loss)
                 )));
             }
             blocks.push(Block::Para(para));
-            let chart = SensitivityChart { layers };
+            let chart = SensitivityChart {
+                layers,
+                axis_title: units.axis_title(loss),
+                value_suffix: if units.unit(loss) == "points" {
+                    " pts".into()
+                } else {
+                    String::new()
+                },
+            };
             let caption = "Per-layer sensitivity: the bar is the most damaging option, dots are every option.";
             blocks.push(keep(render(&chart, "sensitivity", caption, out_dir)?));
         }
@@ -805,6 +840,7 @@ fn input_cells(input: Option<&Source>) -> Vec<Inline> {
 
 fn provenance_section(run: &Run) -> Section {
     let meta = &run.meta;
+    let units = Units::of(meta);
     let mut rows = Vec::new();
     let mut add = |key: &str, value: Vec<Inline>| {
         rows.push(Row { cells: vec![Cell::text(key), Cell::inlines(value)], data: Vec::new() });
@@ -833,7 +869,7 @@ fn provenance_section(run: &Run) -> Section {
         } else {
             meta.constraints
                 .iter()
-                .map(|c| format!("{} ({})", c.describe(), c.key()))
+                .map(|c| format!("{} ({})", c.describe(&units), c.key()))
                 .collect::<Vec<_>>()
                 .join(", ")
         })],

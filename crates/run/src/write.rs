@@ -119,7 +119,8 @@ impl RunWriter {
     fn write(&self, relative: &str, text: std::io::Result<String>) -> Result<()> {
         let path = self.path(relative);
         let text = text.map_err(|error| Error::Write { path: path.clone(), error })?;
-        sculpt_stdx::write_atomic(&path, text.as_bytes()).map_err(|error| Error::Write { path, error })
+        sculpt_stdx::write_atomic(&path, text.as_bytes())
+            .map_err(|error| Error::Write { path, error })
     }
 
     /// `run.yaml`.

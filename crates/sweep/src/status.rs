@@ -141,8 +141,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::queue::QueueEntry;
     use crate::markers::{Attempt, DONE, DoneMarker, FAILED, FailedMarker, write_marker};
+    use crate::queue::QueueEntry;
     use crate::spec::parse_sweep;
 
     fn sweep(out: &std::path::Path) -> Sweep {
