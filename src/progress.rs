@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+
 use sculpt_pipeline::RunMonitor;
 use sculpt_search::{Observer, SearchResult};
 

@@ -152,14 +152,18 @@ fn impossible_constraints_still_write_the_closest_plans_and_why() {
     assert!(!front.is_empty());
     assert!(front.iter().all(|r| r[col(&h, "feasible")] == "false" && r[col(&h, "violated")] == "max_latency_s"));
 
-    // front.csv holds the five plans closest to the limit, each with its real violation (the
-    // relative excess of its latency over 1e-9 s, recomputed here from its latency), not 0/1.
+    // front.csv holds the plans closest to the limits, each with its real violation (the summed
+    // relative excess of its latency over 1e-9 s and its size over 1000 B, recomputed here from
+    // its columns), not 0/1.
+    let out = dir.path().join("run2");
+    search(&out, &["--max-latency-s", "1e-9", "--max-size-bytes", "1000"], &[]);
     let run = sculpt_run::read_run(&out).unwrap();
     let plans = run.front_plans();
     assert_eq!(plans.len(), 5);
     for p in plans {
-        let expected = (p.latency_s - 1e-9) / 1e-9;
+        let expected = (p.latency_s - 1e-9) / 1e-9 + (p.size_bytes - 1000.0) / 1000.0;
         assert!((p.violation - expected).abs() <= 1e-9 * expected, "{} vs {expected}", p.violation);
+        assert_eq!(p.violated, ["max_latency_s", "max_size_bytes"]);
     }
     assert!(plans[0].violation < plans[4].violation, "violations differ");
     // No evaluated plan is closer than the closest one listed.

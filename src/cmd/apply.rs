@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde_json::json;
+
 use sculpt_compress::{ApplyOptions, CompressionPlan, Encoding};
 use sculpt_model::Batch;
-use serde_json::json;
 
 use crate::output::{self, Format};
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+
 use sculpt_pipeline::SearchSpace;
 use sculpt_stdx::stats::TimingStat;
 

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::json;
+
 use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
 use sculpt_hw::{Bound, CostModel};
 use sculpt_model::Model;
-use serde_json::json;
 
 use crate::output::{self, Format};
 

@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use sculpt_model::{InputKind, Task};
 use serde_json::json;
+
+use sculpt_model::{InputKind, Task};
 
 use crate::output::{self, Format};
 

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sculpt_pipeline::{DataSelection, Inputs, TableProxy};
 use serde_json::json;
+
+use sculpt_pipeline::{DataSelection, Inputs, TableProxy};
 
 use crate::output::{self, Format};
 use crate::progress::Progress;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
+
 use sculpt_sweep::{
     JobStatus, LocalConfig, LocalEvent, SubmitConfig, SubmitOutcome, Sweep, TaskOutcome,
     WaitProgress,

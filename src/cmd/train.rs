@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+
 use sculpt_eval::Dataset;
 use sculpt_model::{Model, TrainConfig};
 

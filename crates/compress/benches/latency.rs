@@ -9,6 +9,7 @@ use std::path::Path;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
 use sculpt_compress::{
     ApplyOptions, CompressionPlan, Kernels, apply_plan, load_any, write_compressed,
 };

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{Device, Tensor};
+
 use sculpt_model::{Batch, FakeQuant, ForwardOptions, Graph, Model, Node, Op, ValueRef};
 
 use crate::error::{Error, Result};

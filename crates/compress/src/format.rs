@@ -25,8 +25,9 @@ use std::path::Path;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor};
 use half::{bf16, f16};
-use sculpt_model::{Model, Op, SafetensorsFile};
 use serde::{Deserialize, Serialize};
+
+use sculpt_model::{Model, Op, SafetensorsFile};
 
 use crate::apply::{Compressed, Encoding, StoredWeight, ZeroPattern};
 use crate::error::{Error, Result};

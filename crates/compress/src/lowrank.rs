@@ -4,6 +4,7 @@
 
 use candle_core::{Device, Tensor};
 use nalgebra::DMatrix;
+
 use sculpt_model::{Conv2d, Linear, Op};
 
 use crate::error::{Error, Result};

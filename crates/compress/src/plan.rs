@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use sculpt_model::{Graph, LayerKind, Op};
 use serde::{Deserialize, Serialize};
+
+use sculpt_model::{Graph, LayerKind, Op};
 
 use crate::error::{Error, Result};
 

@@ -10,6 +10,7 @@
 //! are refused (named in the error) rather than pruned together.
 
 use candle_core::{Device, Tensor};
+
 use sculpt_model::{Graph, Op, ValueRef};
 
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use candle_core::Tensor;
+
 use sculpt_compress::{
     ApplyOptions, CompressionPlan, Kernels, apply_plan, load_any, write_compressed,
 };

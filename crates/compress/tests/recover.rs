@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use candle_core::Tensor;
+
 use sculpt_compress::{
     ApplyOptions, CompressionPlan, Kernels, RecoveryConfig, RecoveryData, RecoveryDataConfig,
     RecoveryMethod, TrainingSet, apply_plan, load_any, recover, recover_progressive, recovery_data,

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
 use sculpt_model::SafetensorsFile;
 
 use crate::error::{Error, Result};

@@ -1,8 +1,9 @@
 //! Running a model over a dataset and the metrics of its outputs.
 
 use candle_core::{DType, Tensor};
-use sculpt_model::{Batch, Graph, InputKind, Model, Task};
 use serde::Serialize;
+
+use sculpt_model::{Batch, Graph, InputKind, Model, Task};
 
 use crate::data::{Data, Dataset};
 use crate::error::{Error, Result};

@@ -1,8 +1,9 @@
 //! How close a compressed model's outputs stay to the uncompressed model's.
 
 use candle_core::{D, DType, Tensor};
-use sculpt_model::Task;
 use serde::{Deserialize, Serialize};
+
+use sculpt_model::Task;
 
 use crate::error::Result;
 

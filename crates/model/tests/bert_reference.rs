@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+
 use sculpt_model::{Arch, Batch, ModelSpec, TokenBatch, build_model, load_model, named_tensors};
 
 /// Masked mean pooling and L2 normalisation written out in plain loops.

@@ -1,6 +1,7 @@
 //! Folding BatchNorm into the layer before it changes no output (beyond rounding).
 
 use candle_core::{Device, Tensor};
+
 use sculpt_model::{Batch, LayerKind, load_model};
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
+
 use sculpt_model::{Batch, LayerKind, Op, load_model};
 
 fn fixture() -> Option<PathBuf> {

@@ -9,6 +9,7 @@ use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
 use sculpt_hw::{
     ActivationPrecision, CostModel, FitConfig, FitReport, FreeParam, LayerCompression, Measurement,
     Precision, Profile, QuantGranularity, ValidationStats, WorkloadKind,
@@ -16,7 +17,6 @@ use sculpt_hw::{
 use sculpt_model::{
     Batch, Conv2d, Graph, InputKind, InputSpec, Linear, Model, Node, Op, Pool2d, Task, ValueRef,
 };
-
 use sculpt_stdx::stats::TimingStat;
 
 use crate::costs::{graph_cost, graph_workloads};

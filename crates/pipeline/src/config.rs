@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use sculpt_run::Constraints;
-
 use sculpt_compress::{RecoveryConfig, RecoveryDataConfig};
+use sculpt_run::Constraints;
 
 /// The device profile a search uses when none is named.
 pub const DEFAULT_HARDWARE: &str = "hardware-profiles/tpu-like.yaml";

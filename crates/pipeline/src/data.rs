@@ -1,6 +1,7 @@
 //! The data of a run: disjoint calibration and validation splits, as batches the model takes.
 
 use candle_core::Tensor;
+
 use sculpt_eval::{Data, Dataset};
 use sculpt_model::{Batch, InputKind, Model, Task};
 

@@ -3,14 +3,13 @@
 
 use sculpt_hw::{Bound, CostModel, LayerCompression, ModelCost};
 use sculpt_model::Graph;
+use sculpt_run::{Constraints, Quantity};
 use sculpt_search::{
     AdditiveGene, AdditiveObjective, AdditiveProblem, Evaluation, Objective, ObjectiveBounds,
 };
 
 use crate::costs::{NodeWorkload, default_activation_precision, option_workloads};
 use crate::error::Result;
-use sculpt_run::{Constraints, Quantity};
-
 use crate::space::ExpandedSpace;
 
 /// The modelled cost of one option of one gene (summed over its layers and factors).

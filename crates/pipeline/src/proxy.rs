@@ -3,9 +3,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sculpt_model::{Batch, Model};
 use serde::Serialize;
 
+use sculpt_model::{Batch, Model};
 use sculpt_stdx::stats::{kendall_tau, spearman};
 
 use crate::error::Result;

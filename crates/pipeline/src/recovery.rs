@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use candle_core::Tensor;
+
 use sculpt_compress::{
     ApplyOptions, CompressionPlan, RecoveryConfig, RecoveryData, RecoveryEvent, TrainingSet,
 };
 use sculpt_model::{Batch, Model, Task};
-
 use sculpt_run::{PlanRow, RunWriter};
 
 use crate::config::SearchRecovery;

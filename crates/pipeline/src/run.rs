@@ -2,7 +2,7 @@
 //! front re-evaluated for real → the run directory (written through sculpt-run).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -128,7 +128,6 @@ pub fn run_search(
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = sculpt_stdx::now_rfc3339();
-    let mut notes = Vec::new();
     if cfg.budget == 0 {
         return Err(Error::Invalid { msg: "--budget must be at least 1".into() });
     }
@@ -139,37 +138,13 @@ pub fn run_search(
         .as_ref()
         .ok_or_else(|| Error::Invalid { msg: "a search needs a device profile".into() })?;
     let constraints = space_file.constraints.merged(&cfg.constraints);
-    notes.extend(summarise_dropped(&space.dropped));
+    let mut notes = summarise_dropped(&space.dropped);
     // An unwritable run directory fails now, not after the sensitivity pass.
     let writer = RunWriter::create(&cfg.out)?;
     monitor.stage("cost tables");
     let costs = cost_tables(&model.graph, space, workloads, cost_model)?;
-    let data = match cfg.proxy {
-        ProxyMode::DataFree => None,
-        _ => Some(splits(
-            model,
-            &DataSelection {
-                data: cfg.data.clone(),
-                calibration_samples: cfg.calibration_samples,
-                validation_samples: cfg.validation_samples,
-            },
-        )?),
-    };
-    // Recovery problems (an encoder, missing training data) surface before the search starts.
-    let recovery_data = match (&cfg.recovery, &data) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(Error::Invalid {
-                msg: "--recover needs data; the data-free proxy has none".into(),
-            });
-        }
-        (Some(r), Some(d)) => {
-            let mut rd = crate::recovery::prepare(model, r)?;
-            rd.held_out = Some(crate::recovery::held_out_set(&d.validation)?);
-            notes.extend(rd.notes.iter().cloned());
-            Some(rd)
-        }
-    };
+    let data = load_data(cfg, model)?;
+    let recovery_data = prepare_recovery(cfg, model, data.as_ref(), &mut notes)?;
     monitor.stage("per-layer sensitivity");
     let sens = inputs.sensitivity(data.as_ref(), cfg.cache_dir.as_deref(), monitor)?;
     notes.extend(sens.warnings.iter().cloned());
@@ -195,21 +170,7 @@ pub fn run_search(
         export_problem(&table, path)?;
     }
 
-    let checkpoint = cfg.checkpoints.then(|| writer.path(sculpt_run::layout::CHECKPOINT_JSON));
-    if let Some(path) = &checkpoint {
-        match (cfg.resume, path.exists()) {
-            // A fresh run never continues from an old checkpoint.
-            (false, _) => {
-                let _ = std::fs::remove_file(path);
-            }
-            (true, false) => {
-                return Err(Error::Invalid {
-                    msg: format!("--resume: {} has no checkpoint", path.display()),
-                });
-            }
-            (true, true) => {}
-        }
-    }
+    let checkpoint = prepare_checkpoint(cfg, &writer)?;
     monitor.stage(&format!("searching with {}", cfg.engine.name()));
     let result = match &full {
         Some(f) => run_full_engine(cfg, f, observer)?,
@@ -234,18 +195,8 @@ pub fn run_search(
 
     monitor.stage("re-evaluating the front");
     let front = FrontEvaluation::new(cfg, model, cost_model, data.as_ref())?;
-    let mut front_rows = Vec::new();
-    let mut plans: Vec<(usize, CompressionPlan)> = Vec::new();
-    for (k, cand) in front_plans(&result).into_iter().enumerate() {
-        let q = quantities(&cand.genome);
-        let plan = space.plan(&model.graph, &cand.genome, &model.name);
-        let mut row = record::plan_row(cand, &q, &table, cfg.proxy, true);
-        front.measure(&plan, &mut row)?;
-        row.plan_file =
-            Some(writer.write_front_plan(k, &record::plan_yaml(&plan, cand.index, &q))?);
-        front_rows.push(row);
-        plans.push((cand.index, plan));
-    }
+    let (mut front_rows, plans) =
+        front.evaluate(&result, space, &table, &quantities, cfg.proxy, &writer)?;
     if let (Some(r), Some(rd)) = (&cfg.recovery, &recovery_data) {
         notes.push(crate::recovery::recover_front(
             model,
@@ -277,66 +228,146 @@ pub fn run_search(
         cfg.batch,
         cfg.tokens,
     )?)?;
-    let feasible = result.front_feasible;
-    if !feasible {
+    if !result.front_feasible {
         notes.push(format!(
             "no plan meets the constraints; front.csv holds the {} plans closest to meeting them (least `violation` first) and the `violated` column says why",
             front_rows.len()
         ));
     }
-    let baseline_metric = front.baseline_metric().unwrap_or(sens.baseline);
-    let metric = metric_name(model, data.as_ref());
-    let run = RunYaml {
-        format_version: sculpt_run::FORMAT_VERSION,
-        sculpt_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-        started_at: Some(started_at),
-        duration_s: Some(started.elapsed().as_secs_f64()),
-        model: Some(Source {
-            name: Some(model.name.clone()),
-            origin: Some(model.origin.clone()),
-            sha256: Some(crate::sensitivity::model_fingerprint(model)?),
-            ..Source::default()
-        }),
-        data: data.as_ref().map(|data| DataSources {
-            calibration: Some(data_source(&data.calibration)),
-            validation: Some(data_source(&data.validation)),
-        }),
-        hardware: Some(file_source(cost_model.profile().name(), &cfg.hardware)),
-        space: Some(file_source(space_file.name.as_deref().unwrap_or("space"), &cfg.space)),
-        engine: Some(cfg.engine.name().to_string()),
-        seed: Some(cfg.seed),
-        budget: Some(cfg.budget as u64),
-        proxy: Some(cfg.proxy.name().to_string()),
-        objectives: Some(space_file.objectives.clone()),
-        constraints: Some(ConstraintMap::from(&constraints)),
-        metric: Some(metric.to_string()),
-        baseline: Some(Baseline {
-            metric_value: Some(baseline_metric),
-            latency_s: Some(baseline_cost.latency_s),
-            energy_j: Some(baseline_cost.energy_j),
-            size_bytes: Some(baseline_cost.weight_bytes as f64),
-        }),
-        termination: Some(result.termination),
-        evaluations: Some(result.archive.len() as u64),
-        genes: Some(space.genes.len() as u64),
-        space_size: Some(space.size()),
-        batch: Some(cfg.batch as u64),
-        notes: Some(notes.clone()),
-        hypervolume_reference: None,
+    let baseline = Baseline {
+        metric_value: Some(front.baseline_metric().unwrap_or(sens.baseline)),
+        latency_s: Some(baseline_cost.latency_s),
+        energy_j: Some(baseline_cost.energy_j),
+        size_bytes: Some(baseline_cost.weight_bytes as f64),
     };
+    let settings =
+        RunSettings { cfg, inputs: &inputs, cost_model, data: data.as_ref(), constraints };
+    let run = settings.run_yaml(started_at, started, baseline, &result, notes.clone())?;
     writer.write_run_yaml(&run)?;
     Ok(RunSummary {
         out: cfg.out.clone(),
         evaluations: result.archive.len(),
         front: front_rows.len(),
-        feasible,
+        feasible: result.front_feasible,
         termination: result.termination,
-        metric: metric.to_string(),
-        baseline_metric,
+        metric: run.metric.unwrap_or_default(),
+        baseline_metric: baseline.metric_value.unwrap_or_default(),
         duration_s: started.elapsed().as_secs_f64(),
         notes,
         front_rows,
     })
+}
+
+/// Step 4's data: the calibration and validation splits (none for the data-free proxy).
+fn load_data(cfg: &SearchConfig, model: &Model) -> Result<Option<Splits>> {
+    if cfg.proxy == ProxyMode::DataFree {
+        return Ok(None);
+    }
+    let selection = DataSelection {
+        data: cfg.data.clone(),
+        calibration_samples: cfg.calibration_samples,
+        validation_samples: cfg.validation_samples,
+    };
+    Ok(Some(splits(model, &selection)?))
+}
+
+/// `--recover`'s training data, loaded before the search so that its problems (an encoder,
+/// missing training data) surface before any search work.
+fn prepare_recovery(
+    cfg: &SearchConfig,
+    model: &Model,
+    data: Option<&Splits>,
+    notes: &mut Vec<String>,
+) -> Result<Option<sculpt_compress::RecoveryData>> {
+    match (&cfg.recovery, data) {
+        (None, _) => Ok(None),
+        (Some(_), None) => {
+            Err(Error::Invalid { msg: "--recover needs data; the data-free proxy has none".into() })
+        }
+        (Some(r), Some(d)) => {
+            let mut rd = crate::recovery::prepare(model, r)?;
+            rd.held_out = Some(crate::recovery::held_out_set(&d.validation)?);
+            notes.extend(rd.notes.iter().cloned());
+            Ok(Some(rd))
+        }
+    }
+}
+
+/// The checkpoint file of a run that keeps one: removed for a fresh run (which never continues
+/// from an old checkpoint), required for `--resume`.
+fn prepare_checkpoint(cfg: &SearchConfig, writer: &RunWriter) -> Result<Option<PathBuf>> {
+    if !cfg.checkpoints {
+        return Ok(None);
+    }
+    let path = writer.path(sculpt_run::layout::CHECKPOINT_JSON);
+    match (cfg.resume, path.exists()) {
+        (false, _) => {
+            let _ = std::fs::remove_file(&path);
+        }
+        (true, false) => {
+            return Err(Error::Invalid {
+                msg: format!("--resume: {} has no checkpoint", path.display()),
+            });
+        }
+        (true, true) => {}
+    }
+    Ok(Some(path))
+}
+
+/// What run.yaml records of a run's settings and inputs.
+struct RunSettings<'a> {
+    cfg: &'a SearchConfig,
+    inputs: &'a Inputs,
+    cost_model: &'a CostModel,
+    data: Option<&'a Splits>,
+    constraints: sculpt_run::Constraints,
+}
+
+impl RunSettings<'_> {
+    /// run.yaml of the finished run.
+    fn run_yaml(
+        &self,
+        started_at: String,
+        started: Instant,
+        baseline: Baseline,
+        result: &sculpt_search::SearchResult,
+        notes: Vec<String>,
+    ) -> Result<RunYaml> {
+        let (cfg, model, space_file) = (self.cfg, &self.inputs.model, &self.inputs.space_file);
+        Ok(RunYaml {
+            format_version: sculpt_run::FORMAT_VERSION,
+            sculpt_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            started_at: Some(started_at),
+            duration_s: Some(started.elapsed().as_secs_f64()),
+            model: Some(Source {
+                name: Some(model.name.clone()),
+                origin: Some(model.origin.clone()),
+                sha256: Some(crate::sensitivity::model_fingerprint(model)?),
+                ..Source::default()
+            }),
+            data: self.data.map(|data| DataSources {
+                calibration: Some(data_source(&data.calibration)),
+                validation: Some(data_source(&data.validation)),
+            }),
+            hardware: Some(file_source(self.cost_model.profile().name(), &cfg.hardware)),
+            space: Some(file_source(space_file.name.as_deref().unwrap_or("space"), &cfg.space)),
+            engine: Some(cfg.engine.name().to_string()),
+            seed: Some(cfg.seed),
+            budget: Some(cfg.budget as u64),
+            proxy: Some(cfg.proxy.name().to_string()),
+            objectives: Some(space_file.objectives.clone()),
+            constraints: Some(ConstraintMap::from(&self.constraints)),
+            metric: Some(metric_name(model, self.data).to_string()),
+            baseline: Some(baseline),
+            termination: Some(result.termination),
+            evaluations: Some(result.archive.len() as u64),
+            genes: Some(self.inputs.space.genes.len() as u64),
+            space_size: Some(self.inputs.space.size()),
+            batch: Some(cfg.batch as u64),
+            notes: Some(notes),
+            hypervolume_reference: None,
+        })
+    }
 }
 
 /// Plans written to front.csv when nothing is feasible: the least-violating plans, at least as
@@ -344,21 +375,30 @@ pub fn run_search(
 const CLOSEST_PLANS: usize = 5;
 
 /// The plans front.csv holds: the engine's front when it is feasible; otherwise the
-/// [`CLOSEST_PLANS`] evaluated plans that violate the constraints least, closest first, so that
-/// a user sees how far each is from meeting them.
+/// [`CLOSEST_PLANS`] evaluated plans that violate the constraints least, so that a user sees how
+/// far each is from meeting them: smallest violation first, and among equal violations the
+/// plans no other dominates first (the engine's front of least-violating plans leads).
 fn front_plans(result: &sculpt_search::SearchResult) -> Vec<&sculpt_search::EvaluatedCandidate> {
     if result.front_feasible {
         return result.front.iter().collect();
     }
-    let mut closest: Vec<&sculpt_search::EvaluatedCandidate> = result.archive.iter().collect();
-    closest.sort_by(|a, b| {
-        a.evaluation
-            .constraint_violation
-            .total_cmp(&b.evaluation.constraint_violation)
-            .then(a.index.cmp(&b.index))
+    let mut by_violation: Vec<&sculpt_search::EvaluatedCandidate> = result.archive.iter().collect();
+    by_violation.sort_by(|a, b| {
+        a.evaluation.constraint_violation.total_cmp(&b.evaluation.constraint_violation)
     });
-    closest.truncate(CLOSEST_PLANS.max(result.front.len()));
-    closest
+    let mut ranked: Vec<(f64, usize, usize, &sculpt_search::EvaluatedCandidate)> = Vec::new();
+    for group in by_violation
+        .chunk_by(|a, b| a.evaluation.constraint_violation == b.evaluation.constraint_violation)
+    {
+        let points: Vec<&[f64]> =
+            group.iter().map(|c| c.evaluation.objectives.as_slice()).collect();
+        let levels = sculpt_search::pareto_levels(&points);
+        for (c, level) in group.iter().zip(levels) {
+            ranked.push((c.evaluation.constraint_violation, level, c.index, c));
+        }
+    }
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    ranked.into_iter().map(|r| r.3).take(CLOSEST_PLANS.max(result.front.len())).collect()
 }
 
 /// The additive problem (tables of the searched objectives, no constraints) as JSON, the input
@@ -407,6 +447,31 @@ impl<'a> FrontEvaluation<'a> {
 
     fn baseline_metric(&self) -> Option<f64> {
         self.validation.as_ref().map(|r| r.metric)
+    }
+
+    /// Step 6: the rows and plans of front.csv, each plan re-measured and written to `plans/`.
+    fn evaluate(
+        &self,
+        result: &sculpt_search::SearchResult,
+        space: &ExpandedSpace,
+        table: &TableObjective,
+        quantities: &dyn Fn(&[usize]) -> Quantities,
+        proxy: ProxyMode,
+        writer: &RunWriter,
+    ) -> Result<(Vec<PlanRow>, Vec<(usize, CompressionPlan)>)> {
+        let mut rows = Vec::new();
+        let mut plans = Vec::new();
+        for (k, cand) in front_plans(result).into_iter().enumerate() {
+            let q = quantities(&cand.genome);
+            let plan = space.plan(&self.model.graph, &cand.genome, &self.model.name);
+            let mut row = record::plan_row(cand, &q, table, proxy, true);
+            self.measure(&plan, &mut row)?;
+            row.plan_file =
+                Some(writer.write_front_plan(k, &record::plan_yaml(&plan, cand.index, &q))?);
+            rows.push(row);
+            plans.push((cand.index, plan));
+        }
+        Ok((rows, plans))
     }
 
     /// Re-measures a front plan's accuracy loss on held-out data and, on the candle runtime, its

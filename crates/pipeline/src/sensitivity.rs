@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
-use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
-use sculpt_model::{Batch, Graph, Model};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use sculpt_compress::{ApplyOptions, CompressionPlan, LayerOption};
 use sculpt_eval::{Fidelity, fidelity};
+use sculpt_model::{Batch, Graph, Model};
 
 use crate::error::{Error, Result};
 use crate::space::ExpandedSpace;

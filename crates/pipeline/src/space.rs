@@ -26,11 +26,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use sculpt_compress::{CompressionPlan, LayerOption, Prune, PruneKind, Quant, Rank, glob_match};
 use sculpt_hw::CostModel;
 use sculpt_model::{Graph, LayerKind, Op};
 use sculpt_run::{Constraints, Quantity};
-use serde::{Deserialize, Serialize};
 
 use crate::costs::{NodeWorkload, option_workloads};
 use crate::error::{Error, Result};

@@ -1,7 +1,8 @@
 //! What a report concludes from a run: recommendations and the knee.
 
-use crate::units::{ConstraintText, Units};
 use sculpt_run::{Constraint, PlanRow, Quantity, Run};
+
+use crate::units::{ConstraintText, Units};
 
 /// The best plan for one or more of the user's constraints.
 #[derive(Clone, Debug, PartialEq)]

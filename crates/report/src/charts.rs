@@ -12,9 +12,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::error::{Error, Result};
 use sculpt_stdx::temp_path_for;
 
+use crate::error::{Error, Result};
 use crate::io::{persist, write_atomic};
 
 /// DejaVu Sans 2.37 (Debian fonts-dejavu-core); licence in assets/DejaVuSans-LICENSE.txt.

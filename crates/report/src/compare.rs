@@ -3,6 +3,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use sculpt_run::{Constraint, PlanRow, Quantity, Run};
+use sculpt_search::{hypervolume_exact, pareto_levels};
+
 use crate::charts::{OverlayChart, render};
 use crate::doc::{
     Block, Cell, DocTable, Document, Inline, Row, Section, Tone, code, rich, strong, text,
@@ -12,8 +15,6 @@ use crate::format::{TABLE_DIGITS, human, short_hash, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
 use crate::report::ReportFiles;
 use crate::units::{ConstraintText, Units};
-use sculpt_run::{Constraint, PlanRow, Quantity, Run};
-use sculpt_search::{hypervolume_exact, pareto_levels};
 
 /// Margin of the shared hypervolume reference point beyond the worst front value, as a fraction
 /// of the objective's range over all runs.

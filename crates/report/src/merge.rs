@@ -9,9 +9,9 @@ use polars::prelude::{
     Column, CsvWriter, DataFrame, DataType, IntoColumn, NamedFrom, ParquetWriter, SerWriter, Series,
 };
 
-use crate::error::{Error, Result};
 use sculpt_stdx::write_atomic_with;
 
+use crate::error::{Error, Result};
 use crate::io::create_dir;
 use crate::tables::read_typed;
 

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use sculpt_run::{LayerPlan, PlanRow, Quantity, Run, Source, TerminationReason};
+
 use crate::analysis::{Summary, join_words, summarize};
 use crate::charts::{
     ConvergenceChart, Figure, LayersChart, ParetoChart, PlanLayers, SensitivityChart, TimeChart,
@@ -15,7 +17,6 @@ use crate::error::Result;
 use crate::format::{TABLE_DIGITS, duration, human, sig};
 use crate::io::{create_dir, relative_link, write_atomic};
 use crate::units::{ConstraintText, Units};
-use sculpt_run::{LayerPlan, PlanRow, Quantity, Run, Source, TerminationReason};
 
 /// The most plans off the front a trade-off chart draws.
 const MAX_DOTS: usize = 3000;

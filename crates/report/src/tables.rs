@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetWriter, SerReader};
 
-use crate::error::{Error, Result};
 use sculpt_stdx::write_atomic_with;
+
+use crate::error::{Error, Result};
 
 /// The documented columns of candidates.csv and front.csv and their Parquet types (a test checks
 /// that every column sculpt-run writes is here).

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use sculpt_search::TerminationReason;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use sculpt_search::TerminationReason;
 
 use crate::FORMAT_VERSION;
 use crate::constraints::{Constraint, Constraints};

@@ -5,6 +5,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
 use sculpt_search::{ReferencePoint, hypervolume, non_dominated_sort, pareto_front};
 
 /// Points near a front with noise: a realistic mix of front sizes.

@@ -3,6 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
 use sculpt_search::{
     HypervolumeIndicator, ObjectiveBounds, ReferencePoint, hypervolume, hypervolume_monte_carlo,
 };

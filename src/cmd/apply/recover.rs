@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde_json::{Value, json};
+
 use sculpt_compress::{
     ApplyOptions, Compressed, CompressionPlan, PlanSource, RecoveryConfig, RecoveryData,
     RecoveryDataConfig, RecoveryEvent, TrainingSet,
 };
 use sculpt_model::Model;
-use serde_json::{Value, json};
 
 use super::RecoveryArgs;
 

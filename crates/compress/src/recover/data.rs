@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+
 use sculpt_eval::{BUILTIN_CALIB, Data, Dataset, FASHION_MNIST_DIR};
 use sculpt_model::Graph;
 

@@ -3,6 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
 use sculpt_search::{
     AdditiveGene, AdditiveObjective, AdditiveProblem, Evaluation, Objective, Space, pareto_front,
 };
