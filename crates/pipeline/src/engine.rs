@@ -143,6 +143,36 @@ where
     })
 }
 
+/// Runs the configured engine, which must be one that evaluates through the objective (every
+/// engine but the exact one).
+fn run_evaluating<'a, O: Objective + ?Sized>(
+    cfg: &SearchConfig,
+    objective: &'a O,
+    n_choices: &[usize],
+    observer: Option<Box<dyn Observer + 'a>>,
+    checkpoints: Option<(&Path, Option<Checkpoint>)>,
+) -> Result<SearchResult> {
+    match cfg.engine {
+        EngineKind::Nsga2 => {
+            execute(cfg, objective, n_choices, Nsga2::default(), observer, checkpoints)
+        }
+        EngineKind::Bayes => {
+            execute(cfg, objective, n_choices, BayesianSearch::default(), observer, checkpoints)
+        }
+        EngineKind::Random => {
+            execute(cfg, objective, n_choices, RandomSearch::default(), observer, checkpoints)
+        }
+        EngineKind::Exhaustive => {
+            execute(cfg, objective, n_choices, ExhaustiveSearch::default(), observer, checkpoints)
+        }
+        EngineKind::Exact => Err(Error::Invalid {
+            msg: "the exact engine needs additive tables; use --proxy hybrid or table with \
+                  --engine exact"
+                .into(),
+        }),
+    }
+}
+
 /// Runs the configured engine on the additive tables (`table` and `hybrid` proxies), with
 /// checkpoints at `checkpoint` when given (resumed from there when `cfg.resume`).
 pub(crate) fn run_table_engine(
@@ -157,35 +187,21 @@ pub(crate) fn run_table_engine(
         _ => None,
     };
     let checkpoints = checkpoint.map(|path| (path, resume_from));
-    Ok(match cfg.engine {
-        EngineKind::Nsga2 => {
-            execute(cfg, objective, &n_choices, Nsga2::default(), observer, checkpoints)?
-        }
-        EngineKind::Bayes => {
-            execute(cfg, objective, &n_choices, BayesianSearch::default(), observer, checkpoints)?
-        }
-        EngineKind::Random => {
-            execute(cfg, objective, &n_choices, RandomSearch::default(), observer, checkpoints)?
-        }
-        EngineKind::Exhaustive => {
-            execute(cfg, objective, &n_choices, ExhaustiveSearch::default(), observer, checkpoints)?
-        }
-        EngineKind::Exact => {
-            let (additive, _) = objective.additive()?;
-            let engine = ExactEngine { config: ExactConfig::default() };
-            let mut r = execute(cfg, &additive, &n_choices, engine, observer, checkpoints)?;
-            // The exact front spans the constrained quantities too; map every candidate back to
-            // the searched objectives and keep the non-dominated feasible ones.
-            for c in r.archive.iter_mut().chain(r.front.iter_mut()) {
-                c.evaluation = objective.evaluate(&c.genome);
-            }
-            let pts: Vec<Vec<f64>> =
-                r.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
-            let keep = pareto_front(&pts);
-            r.front = keep.into_iter().map(|i| r.front[i].clone()).collect();
-            r
-        }
-    })
+    if cfg.engine != EngineKind::Exact {
+        return run_evaluating(cfg, objective, &n_choices, observer, checkpoints);
+    }
+    let (additive, _) = objective.additive()?;
+    let engine = ExactEngine { config: ExactConfig::default() };
+    let mut r = execute(cfg, &additive, &n_choices, engine, observer, checkpoints)?;
+    // The exact front spans the constrained quantities too; map every candidate back to the
+    // searched objectives and keep the non-dominated feasible ones.
+    for c in r.archive.iter_mut().chain(r.front.iter_mut()) {
+        c.evaluation = objective.evaluate(&c.genome);
+    }
+    let pts: Vec<Vec<f64>> = r.front.iter().map(|c| c.evaluation.objectives.clone()).collect();
+    let keep = pareto_front(&pts);
+    r.front = keep.into_iter().map(|i| r.front[i].clone()).collect();
+    Ok(r)
 }
 
 /// Runs the configured engine with the `full` proxy (no checkpoints: every evaluation is a real
@@ -196,23 +212,5 @@ pub(crate) fn run_full_engine(
     observer: Option<Box<dyn Observer + '_>>,
 ) -> Result<SearchResult> {
     let n_choices: Vec<usize> = objective.table.genes.iter().map(Vec::len).collect();
-    Ok(match cfg.engine {
-        EngineKind::Nsga2 => execute(cfg, objective, &n_choices, Nsga2::default(), observer, None)?,
-        EngineKind::Bayes => {
-            execute(cfg, objective, &n_choices, BayesianSearch::default(), observer, None)?
-        }
-        EngineKind::Random => {
-            execute(cfg, objective, &n_choices, RandomSearch::default(), observer, None)?
-        }
-        EngineKind::Exhaustive => {
-            execute(cfg, objective, &n_choices, ExhaustiveSearch::default(), observer, None)?
-        }
-        EngineKind::Exact => {
-            return Err(Error::Invalid {
-                msg: "the exact engine needs additive tables; use --proxy hybrid or table with \
-                      --engine exact"
-                    .into(),
-            });
-        }
-    })
+    run_evaluating(cfg, objective, &n_choices, observer, None)
 }

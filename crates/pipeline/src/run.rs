@@ -412,6 +412,9 @@ fn export_problem(table: &TableObjective, path: &Path) -> Result<()> {
         .map_err(|error| Error::Io { path: path.to_path_buf(), error })
 }
 
+/// A front plan with its index in the search's archive.
+type IndexedPlan = (usize, CompressionPlan);
+
 /// Step 6: what the front's plans are re-measured with.
 struct FrontEvaluation<'a> {
     model: &'a Model,
@@ -458,7 +461,7 @@ impl<'a> FrontEvaluation<'a> {
         quantities: &dyn Fn(&[usize]) -> Quantities,
         proxy: ProxyMode,
         writer: &RunWriter,
-    ) -> Result<(Vec<PlanRow>, Vec<(usize, CompressionPlan)>)> {
+    ) -> Result<(Vec<PlanRow>, Vec<IndexedPlan>)> {
         let mut rows = Vec::new();
         let mut plans = Vec::new();
         for (k, cand) in front_plans(result).into_iter().enumerate() {

@@ -568,7 +568,7 @@ fn summary_section(runs: &[Run], cmp: &Comparison, units: &Units, notes: &[Strin
                 } else {
                     meta.constraints
                         .iter()
-                        .map(|c| c.describe(&units))
+                        .map(|c| c.describe(units))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }),
@@ -676,7 +676,7 @@ fn best_section(runs: &[Run], cmp: &Comparison, units: &Units, out_dir: &Path) -
     } else {
         format!(
             "The front plan with the lowest accuracy loss in each run among those meeting the shared constraints: {}.",
-            cmp.shared_constraints.iter().map(|c| c.describe(&units)).collect::<Vec<_>>().join(", ")
+            cmp.shared_constraints.iter().map(|c| c.describe(units)).collect::<Vec<_>>().join(", ")
         )
     })]));
     let mut rows = Vec::new();

@@ -12,7 +12,7 @@ fn plan(id: u64, on_front: bool) -> PlanRow {
     PlanRow {
         plan_id: id,
         accuracy_loss: 0.0125 * id as f64,
-        accuracy_loss_measured: (id % 2 == 0).then_some(1.0 / 3.0),
+        accuracy_loss_measured: id.is_multiple_of(2).then_some(1.0 / 3.0),
         accuracy_loss_recovered: None,
         latency_s: 1.0e-4 / (id + 1) as f64,
         latency_s_measured: None,
