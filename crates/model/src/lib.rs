@@ -22,10 +22,12 @@ mod error;
 mod graph;
 mod im2col;
 mod load;
+mod onnx;
 mod ops;
 mod profile;
 mod serial;
 mod spec;
+mod tensor_ops;
 mod timing;
 mod tokenizer;
 mod train;
@@ -38,6 +40,7 @@ pub use graph::{
     Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
 };
 pub use load::load_model;
+pub use onnx::{Layout, OnnxOptions, TaskChoice, import_onnx};
 pub use ops::{
     Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, FakeQuant, LayerKind, LayerNorm, Linear,
     NamedWeight, Op, Pool2d,
@@ -47,6 +50,10 @@ pub use serial::{GRAPH_METADATA_KEY, graph_from_json, graph_to_json, layer_kind_
 pub use spec::{
     Arch, InputField, Model, ModelSpec, SPEC_METADATA_KEY, build_model, load_safetensors_with_spec,
     read_bert_config, spec_metadata,
+};
+pub use tensor_ops::{
+    BinaryFn, Constant, ConvTranspose2d, Dim, InstanceNorm, ReduceFn, ReshapeDim, ResizeMode,
+    TensorOp, UnaryFn,
 };
 pub use timing::{random_batch, runtime_threads, time_forward};
 pub use tokenizer::Tokenizer;

@@ -1,5 +1,5 @@
-//! Every way of naming a model: `builtin:NAME`, a Hugging Face folder, a YAML spec, or a
-//! safetensors file that carries its spec.
+//! Every way of naming a model: `builtin:NAME`, a Hugging Face folder, a YAML spec (an
+//! `arch: onnx` sidecar among them), an ONNX file, or a safetensors file that carries its spec.
 
 use std::path::Path;
 
@@ -28,10 +28,15 @@ pub fn load_model(name: &str) -> Result<Model> {
             let file = SafetensorsFile::read(path)?;
             load_safetensors_with_spec(file, name)
         }
+        Some("onnx") => {
+            let mut spec = ModelSpec::new(crate::spec::Arch::Onnx);
+            spec.file = path.file_name().map(Into::into);
+            crate::onnx::import_onnx(path, &crate::onnx::OnnxOptions::default(), spec)
+        }
         _ => Err(Error::UnknownModel {
             name: name.to_string(),
-            msg: "expected builtin:NAME, a Hugging Face folder, a .yaml model spec or a .safetensors \
-                  file written by sculpt"
+            msg: "expected builtin:NAME, a Hugging Face folder, a .yaml model spec, an .onnx file \
+                  or a .safetensors file written by sculpt"
                 .into(),
         }),
     }

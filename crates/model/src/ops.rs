@@ -3,6 +3,7 @@
 use candle_core::{D, DType, Tensor};
 
 use crate::error::{Error, Result};
+use crate::tensor_ops::{Constant, ConvTranspose2d, InstanceNorm, TensorOp};
 
 /// A fully connected layer, `y = x Wᵀ + b`, with `W` of shape `[out, in]` (PyTorch layout).
 #[derive(Clone, Debug)]
@@ -236,7 +237,13 @@ impl Embedding {
     fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let mut out_dims = ids.dims().to_vec();
         out_dims.push(self.weight.dims()[1]);
-        let flat = ids.flatten_all()?;
+        // Ids computed by imported graphs arrive as f32.
+        let flat = match ids.dtype() {
+            DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
+                ids.flatten_all()?.to_dtype(DType::U32)?
+            }
+            _ => ids.flatten_all()?,
+        };
         self.weight.index_select(&flat, 0)?.reshape(out_dims)
     }
 }
@@ -456,6 +463,14 @@ pub enum Op {
     },
     /// See [`FakeQuant`].
     FakeQuant(FakeQuant),
+    /// A constant tensor (no inputs).
+    Constant(Constant),
+    /// A general tensor operation (see [`TensorOp`]).
+    Tensor(TensorOp),
+    /// See [`InstanceNorm`].
+    InstanceNorm(InstanceNorm),
+    /// See [`ConvTranspose2d`].
+    ConvTranspose2d(ConvTranspose2d),
 }
 
 /// The kind of a node, without its weights; used for display, filtering and cost models.
@@ -504,6 +519,44 @@ pub enum LayerKind {
     SelectToken,
     /// [`Op::FakeQuant`].
     FakeQuant,
+    /// [`Op::Constant`].
+    Constant,
+    /// [`Op::InstanceNorm`].
+    InstanceNorm,
+    /// [`Op::ConvTranspose2d`].
+    ConvTranspose2d,
+    /// [`TensorOp::Unary`].
+    Unary,
+    /// [`TensorOp::Binary`].
+    Binary,
+    /// [`TensorOp::Where`].
+    Where,
+    /// [`TensorOp::MatMul`].
+    MatMul,
+    /// [`TensorOp::Reshape`].
+    Reshape,
+    /// [`TensorOp::Transpose`].
+    Transpose,
+    /// [`TensorOp::Concat`].
+    Concat,
+    /// [`TensorOp::Slice`].
+    Slice,
+    /// [`TensorOp::Gather`].
+    Gather,
+    /// [`TensorOp::GatherDyn`].
+    GatherDyn,
+    /// [`TensorOp::Expand`].
+    Expand,
+    /// [`TensorOp::Reduce`].
+    Reduce,
+    /// [`TensorOp::Softmax`].
+    SoftmaxAxis,
+    /// [`TensorOp::Pad`].
+    Pad,
+    /// [`TensorOp::Resize`].
+    Resize,
+    /// [`TensorOp::Fill`].
+    Fill,
 }
 
 impl LayerKind {
@@ -531,6 +584,25 @@ impl LayerKind {
             LayerKind::L2Normalize => "l2_normalize",
             LayerKind::SelectToken => "select_token",
             LayerKind::FakeQuant => "fake_quant",
+            LayerKind::Constant => "constant",
+            LayerKind::InstanceNorm => "instance_norm",
+            LayerKind::ConvTranspose2d => "conv_transpose2d",
+            LayerKind::Unary => "unary",
+            LayerKind::Binary => "binary",
+            LayerKind::Where => "where",
+            LayerKind::MatMul => "matmul",
+            LayerKind::Reshape => "reshape",
+            LayerKind::Transpose => "transpose",
+            LayerKind::Concat => "concat",
+            LayerKind::Slice => "slice",
+            LayerKind::Gather => "gather",
+            LayerKind::GatherDyn => "gather_dyn",
+            LayerKind::Expand => "expand",
+            LayerKind::Reduce => "reduce",
+            LayerKind::SoftmaxAxis => "softmax_axis",
+            LayerKind::Pad => "pad",
+            LayerKind::Resize => "resize",
+            LayerKind::Fill => "fill",
         }
     }
 }
@@ -589,6 +661,27 @@ impl Op {
             Op::L2Normalize => LayerKind::L2Normalize,
             Op::SelectToken { .. } => LayerKind::SelectToken,
             Op::FakeQuant(_) => LayerKind::FakeQuant,
+            Op::Constant(_) => LayerKind::Constant,
+            Op::InstanceNorm(_) => LayerKind::InstanceNorm,
+            Op::ConvTranspose2d(_) => LayerKind::ConvTranspose2d,
+            Op::Tensor(t) => match t {
+                TensorOp::Unary { .. } => LayerKind::Unary,
+                TensorOp::Binary { .. } => LayerKind::Binary,
+                TensorOp::Where => LayerKind::Where,
+                TensorOp::MatMul => LayerKind::MatMul,
+                TensorOp::Reshape { .. } => LayerKind::Reshape,
+                TensorOp::Transpose { .. } => LayerKind::Transpose,
+                TensorOp::Concat { .. } => LayerKind::Concat,
+                TensorOp::Slice { .. } => LayerKind::Slice,
+                TensorOp::Gather { .. } => LayerKind::Gather,
+                TensorOp::GatherDyn { .. } => LayerKind::GatherDyn,
+                TensorOp::Expand { .. } => LayerKind::Expand,
+                TensorOp::Reduce { .. } => LayerKind::Reduce,
+                TensorOp::Softmax { .. } => LayerKind::SoftmaxAxis,
+                TensorOp::Pad { .. } => LayerKind::Pad,
+                TensorOp::Resize { .. } => LayerKind::Resize,
+                TensorOp::Fill { .. } => LayerKind::Fill,
+            },
         }
     }
 
@@ -598,6 +691,8 @@ impl Op {
             Op::Attention(_) => Some(4),
             Op::MeanPool => Some(2),
             Op::Add => None,
+            Op::Constant(_) => Some(0),
+            Op::Tensor(t) => t.arity(),
             _ => Some(1),
         }
     }
@@ -630,6 +725,17 @@ impl Op {
                 out.push(w("bias", &ln.bias, true));
             }
             Op::Embedding(e) => out.push(w("weight", &e.weight, true)),
+            Op::Constant(c) => out.push(w("value", &c.value, c.trainable)),
+            Op::InstanceNorm(n) => {
+                out.push(w("weight", &n.weight, true));
+                out.push(w("bias", &n.bias, true));
+            }
+            Op::ConvTranspose2d(c) => {
+                out.push(w("weight", &c.weight, true));
+                if let Some(b) = &c.bias {
+                    out.push(w("bias", b, true));
+                }
+            }
             _ => {}
         }
         out
@@ -649,6 +755,11 @@ impl Op {
             (Op::LayerNorm(ln), "weight") => Some(&mut ln.weight),
             (Op::LayerNorm(ln), "bias") => Some(&mut ln.bias),
             (Op::Embedding(e), "weight") => Some(&mut e.weight),
+            (Op::Constant(c), "value") => Some(&mut c.value),
+            (Op::InstanceNorm(n), "weight") => Some(&mut n.weight),
+            (Op::InstanceNorm(n), "bias") => Some(&mut n.bias),
+            (Op::ConvTranspose2d(c), "weight") => Some(&mut c.weight),
+            (Op::ConvTranspose2d(c), "bias") => c.bias.as_mut(),
             _ => None,
         }
     }
@@ -663,8 +774,9 @@ impl Op {
         self.weights().iter().filter(|w| w.trainable).map(|w| w.tensor.elem_count() as u64).sum()
     }
 
-    /// The output shape for the given input shapes, or a message saying what was expected.
-    pub fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+    /// The output shape for the given input shapes and batch size, or a message saying what was
+    /// expected.
+    pub fn output_shape(&self, inputs: &[&[usize]], batch: usize) -> Result<Vec<usize>, String> {
         let first = inputs.first().copied().unwrap_or(&[]);
         let want_rank = |rank: usize| -> Result<(), String> {
             if first.len() == rank {
@@ -795,6 +907,28 @@ impl Op {
                 }
                 Ok(vec![first[0], first[2]])
             }
+            Op::Constant(c) => Ok(c.value.dims().to_vec()),
+            Op::Tensor(t) => t.output_shape(inputs, batch),
+            Op::InstanceNorm(n) => {
+                want_rank(4)?;
+                if first[1] != n.channels() {
+                    return Err(format!("expected {} channels, got {first:?}", n.channels()));
+                }
+                Ok(first.to_vec())
+            }
+            Op::ConvTranspose2d(c) => {
+                want_rank(4)?;
+                if first[1] != c.in_channels() {
+                    return Err(format!(
+                        "expected {} input channels, got shape {first:?}",
+                        c.in_channels()
+                    ));
+                }
+                let (oh, ow) = c
+                    .out_hw(first[2], first[3])
+                    .ok_or_else(|| format!("input {first:?} is too small for the padding"))?;
+                Ok(vec![first[0], c.out_channels(), oh, ow])
+            }
         }
     }
 
@@ -818,6 +952,12 @@ impl Op {
                     (inputs[0][0] as u64, inputs[0][1] as u64, inputs[0][2] as u64);
                 2 * b * t * t * hidden
             }
+            Op::ConvTranspose2d(c) => {
+                // Every input pixel scatters one kernel of outputs per output channel.
+                let (kh, kw) = (c.weight.dims()[2], c.weight.dims()[3]);
+                prod(inputs[0]) * (c.out_channels() * kh * kw) as u64
+            }
+            Op::Tensor(t) => t.macs(inputs, output),
             _ => 0,
         }
     }
@@ -829,8 +969,14 @@ impl Op {
         node: usize,
         xs: &[&Tensor],
         train: bool,
+        batch: usize,
         stats: &mut Vec<BatchStats>,
     ) -> candle_core::Result<Tensor> {
+        match self {
+            Op::Constant(c) => return Ok(c.value.clone()),
+            Op::Tensor(t) => return t.forward(xs, batch),
+            _ => {}
+        }
         let x = xs[0];
         match self {
             Op::Linear(l) => l.forward(x),
@@ -878,6 +1024,9 @@ impl Op {
             }
             Op::SelectToken { index } => x.narrow(1, *index, 1)?.squeeze(1),
             Op::FakeQuant(fq) => fq.forward(x, train),
+            Op::InstanceNorm(n) => n.forward(x),
+            Op::ConvTranspose2d(c) => c.forward(x),
+            Op::Constant(_) | Op::Tensor(_) => unreachable!("handled above"),
         }
     }
 }
@@ -911,7 +1060,12 @@ mod tests {
     }
 
     fn run(op: &Op, xs: &[&Tensor]) -> Vec<f32> {
-        op.forward(0, xs, false, &mut Vec::new()).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        op.forward(0, xs, false, 1, &mut Vec::new())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
     }
 
     fn close(a: &[f32], b: &[f32]) {
@@ -932,7 +1086,7 @@ mod tests {
         close(&run(&op, &[&t(&[1., -1.], &[1, 2])]), &[-0.5, -2., -1.]);
         // Rank 3 input, two tokens.
         close(&run(&op, &[&t(&[1., -1., 0., 1.], &[1, 2, 2])]), &[-0.5, -2., -1., 2.5, 3., 6.]);
-        assert_eq!(op.output_shape(&[&[4, 7, 2]]).unwrap(), vec![4, 7, 3]);
+        assert_eq!(op.output_shape(&[&[4, 7, 2]], 1).unwrap(), vec![4, 7, 3]);
         assert_eq!(op.macs(&[&[4, 7, 2]], &[4, 7, 3]), 4 * 7 * 2 * 3);
         assert_eq!(op.n_params(), 9);
     }
@@ -951,7 +1105,7 @@ mod tests {
         // Asymmetric padding (1, 0) and stride (2, 1) go through the hand-padded path.
         // Rows padded: [0,0,0],[1,2,3],[4,5,6],[7,8,9],[0,0,0]; windows at rows 0 and 2.
         let op = conv(ones, (2, 1), (1, 0), 1);
-        assert_eq!(op.output_shape(&[&[1, 1, 3, 3]]).unwrap(), vec![1, 1, 2, 2]);
+        assert_eq!(op.output_shape(&[&[1, 1, 3, 3]], 1).unwrap(), vec![1, 1, 2, 2]);
         close(&run(&op, &[&x]), &[3., 5., 24., 28.]);
         // Depthwise: two channels, each with its own 1×1 scale.
         let x2 = t(&[1., 2., 3., 4., 10., 20., 30., 40.], &[1, 2, 2, 2]);
@@ -986,7 +1140,7 @@ mod tests {
         // (x - 3) / 2 * 2 + 1 = x - 2.
         close(&run(&Op::BatchNorm2d(bn.clone()), &[&x]), &[-1., 1., 3., 5.]);
         let mut stats = Vec::new();
-        let ys = Op::BatchNorm2d(bn).forward(7, &[&x], true, &mut stats).unwrap();
+        let ys = Op::BatchNorm2d(bn).forward(7, &[&x], true, 1, &mut stats).unwrap();
         // Batch mean 4, biased variance (9+1+1+9)/4 = 5, unbiased 20/3.
         assert_eq!(stats[0].node, 7);
         close(&stats[0].mean.to_vec1::<f32>().unwrap(), &[4.]);
@@ -1068,8 +1222,11 @@ mod tests {
     #[test]
     fn shape_errors_say_what_was_expected() {
         let op = Op::Linear(Linear::new(t(&[0.; 6], &[3, 2]), None));
-        assert_eq!(op.output_shape(&[&[1, 5]]).unwrap_err(), "expected input [.., 2], got [1, 5]");
+        assert_eq!(
+            op.output_shape(&[&[1, 5]], 1).unwrap_err(),
+            "expected input [.., 2], got [1, 5]"
+        );
         let op = Op::Add;
-        assert!(op.output_shape(&[&[1, 2], &[1, 3]]).unwrap_err().contains("cannot add"));
+        assert!(op.output_shape(&[&[1, 2], &[1, 3]], 1).unwrap_err().contains("cannot add"));
     }
 }

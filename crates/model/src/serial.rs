@@ -27,6 +27,7 @@ use crate::graph::{Graph, InputKind, InputSpec, Node, Task, ValueRef};
 use crate::ops::{
     Attention, BatchNorm2d, Conv2d, Embedding, FakeQuant, LayerNorm, Linear, Op, Pool2d,
 };
+use crate::tensor_ops::{Constant, ConvTranspose2d, InstanceNorm, TensorOp};
 
 /// The metadata key under which a graph's JSON is stored in a safetensors file.
 pub const GRAPH_METADATA_KEY: &str = "sculpt.graph";
@@ -53,6 +54,29 @@ const KINDS: &[&str] = &[
     "l2_normalize",
     "select_token",
     "fake_quant",
+    "constant",
+    "instance_norm",
+    "conv_transpose2d",
+];
+
+/// Kinds of [`TensorOp`]s; their attributes are the op's own serde form.
+const TENSOR_KINDS: &[&str] = &[
+    "unary",
+    "binary",
+    "where",
+    "matmul",
+    "reshape",
+    "transpose",
+    "concat",
+    "slice",
+    "gather",
+    "gather_dyn",
+    "expand",
+    "reduce",
+    "softmax_axis",
+    "pad",
+    "resize",
+    "fill",
 ];
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +87,9 @@ struct GraphDoc {
     nodes: Vec<NodeDoc>,
     outputs: Vec<(String, String)>,
     task: Value,
+    /// The largest batch one forward pass takes, for graphs that fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch_limit: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -154,6 +181,27 @@ pub fn graph_to_json(graph: &Graph) -> String {
                     attrs.insert("q_max".into(), json!(fq.q_max));
                     "fake_quant".into()
                 }
+                Op::Constant(c) => {
+                    attrs.insert("trainable".into(), json!(c.trainable));
+                    "constant".into()
+                }
+                Op::InstanceNorm(n) => {
+                    attrs.insert("eps".into(), json!(n.eps));
+                    "instance_norm".into()
+                }
+                Op::ConvTranspose2d(c) => {
+                    attrs.insert("stride".into(), json!(c.stride));
+                    attrs.insert("padding".into(), json!(c.padding));
+                    attrs.insert("output_padding".into(), json!(c.output_padding));
+                    attrs.insert("dilation".into(), json!(c.dilation));
+                    "conv_transpose2d".into()
+                }
+                Op::Tensor(t) => {
+                    if let Ok(Value::Object(m)) = serde_json::to_value(t) {
+                        attrs = m;
+                    }
+                    n.op.kind().to_string()
+                }
                 other => other.kind().to_string(),
             };
             NodeDoc {
@@ -169,7 +217,8 @@ pub fn graph_to_json(graph: &Graph) -> String {
         Task::Classification { classes } => json!({"classification": {"classes": classes}}),
         Task::Embedding { dim } => json!({"embedding": {"dim": dim}}),
     };
-    let doc = GraphDoc { version: 1, inputs, nodes, outputs, task };
+    let doc =
+        GraphDoc { version: 1, inputs, nodes, outputs, task, batch_limit: graph.batch_limit() };
     serde_json::to_string(&doc).unwrap_or_default()
 }
 
@@ -259,7 +308,7 @@ pub fn graph_from_json(
     } else {
         return Err(bad(format!("unknown task {}", doc.task)));
     };
-    Graph::new(inputs, nodes, outputs, task)
+    Ok(Graph::new(inputs, nodes, outputs, task)?.with_batch_limit(doc.batch_limit))
 }
 
 fn op_from_doc(nd: &NodeDoc, tensors: &HashMap<String, Tensor>, origin: &Path) -> Result<Op> {
@@ -307,7 +356,31 @@ fn op_from_doc(nd: &NodeDoc, tensors: &HashMap<String, Tensor>, origin: &Path) -
     let pool = || -> Result<Pool2d> {
         Ok(Pool2d { kernel: pair("kernel")?, stride: pair("stride")?, padding: pair("padding")? })
     };
+    if TENSOR_KINDS.contains(&nd.kind.as_str()) {
+        let op: TensorOp = serde_json::from_value(Value::Object(nd.attrs.clone()))
+            .map_err(|e| bad(format!("`{}` attributes: {e}", nd.kind)))?;
+        return Ok(Op::Tensor(op));
+    }
+    let flag = |key: &str| -> Result<bool> {
+        nd.attrs.get(key).and_then(Value::as_bool).ok_or_else(|| bad(format!("missing `{key}`")))
+    };
     Ok(match nd.kind.as_str() {
+        "constant" => {
+            Op::Constant(Constant { value: tensor("value")?, trainable: flag("trainable")? })
+        }
+        "instance_norm" => Op::InstanceNorm(InstanceNorm {
+            weight: tensor("weight")?,
+            bias: tensor("bias")?,
+            eps: float("eps")?,
+        }),
+        "conv_transpose2d" => Op::ConvTranspose2d(ConvTranspose2d {
+            weight: tensor("weight")?,
+            bias: optional("bias")?,
+            stride: uint("stride")?,
+            padding: uint("padding")?,
+            output_padding: uint("output_padding")?,
+            dilation: uint("dilation")?,
+        }),
         "linear" => Op::Linear(Linear::new(tensor("weight")?, optional("bias")?)),
         "conv2d" | "depthwise_conv2d" => Op::Conv2d(Conv2d {
             weight: tensor("weight")?,
@@ -352,8 +425,9 @@ fn op_from_doc(nd: &NodeDoc, tensors: &HashMap<String, Tensor>, origin: &Path) -
         }),
         other => {
             return Err(bad(format!(
-                "unknown layer kind `{other}`; expected one of {}",
-                KINDS.join(", ")
+                "unknown layer kind `{other}`; expected one of {}, {}",
+                KINDS.join(", "),
+                TENSOR_KINDS.join(", ")
             )));
         }
     })

@@ -28,6 +28,8 @@ pub enum Arch {
     MobilenetV2,
     /// A BERT encoder with sentence-embedding pooling.
     Bert,
+    /// An ONNX graph (`file:`), imported into the IR.
+    Onnx,
 }
 
 impl Arch {
@@ -37,6 +39,7 @@ impl Arch {
             Arch::Cnn => "cnn",
             Arch::MobilenetV2 => "mobilenet_v2",
             Arch::Bert => "bert",
+            Arch::Onnx => "onnx",
         }
     }
 }
@@ -64,6 +67,9 @@ pub struct InputField {
     /// Feature-vector width (MLP only), instead of an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<usize>,
+    /// The pixel layout an ONNX graph reads (`nchw`, the default, or `nhwc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<crate::onnx::Layout>,
 }
 
 /// A model spec: the architecture, its hyperparameters and where the weights are.
@@ -124,9 +130,24 @@ pub struct ModelSpec {
     /// A Hugging Face `config.json` (bert), relative to the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<PathBuf>,
-    /// A `tokenizer.json` (bert), relative to the spec.
+    /// A `tokenizer.json` (bert, onnx), relative to the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// The ONNX file (onnx), relative to the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// What the primary output is (onnx): `classification` or `embedding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::onnx::TaskChoice>,
+    /// The graph outputs to keep, primary first (onnx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<String>>,
+    /// The sequence length of a text model (onnx, default 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<usize>,
+    /// The per-sample shape of the first input where the ONNX graph leaves it open (onnx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
 }
 
 impl ModelSpec {
@@ -147,6 +168,11 @@ impl ModelSpec {
             resolution: None,
             config: None,
             tokenizer: None,
+            file: None,
+            task: None,
+            outputs: None,
+            tokens: None,
+            input_shape: None,
         }
     }
 
@@ -154,6 +180,48 @@ impl ModelSpec {
     pub fn to_yaml(&self) -> String {
         sculpt_yaml::to_string(self).unwrap_or_default()
     }
+}
+
+/// Imports the ONNX file an `arch: onnx` spec names, with the spec's options.
+fn build_onnx(spec: &ModelSpec, dir: &Path, fail: &dyn Fn(&str, String) -> Error) -> Result<Model> {
+    let Some(file) = &spec.file else {
+        return Err(fail(
+            "file",
+            "is required for arch `onnx` (the .onnx file, relative to this spec)".into(),
+        ));
+    };
+    let input = spec.input.clone().unwrap_or_default();
+    for (key, set) in [
+        ("input.channels", input.channels.is_some()),
+        ("input.height", input.height.is_some()),
+        ("input.width", input.width.is_some()),
+        ("input.features", input.features.is_some()),
+    ] {
+        if set {
+            return Err(fail(
+                key,
+                "does not apply to arch `onnx` (give `input_shape:` for open dimensions)".into(),
+            ));
+        }
+    }
+    if input.std.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
+        return Err(fail("input.std", "must be positive".into()));
+    }
+    if spec.tokens == Some(0) {
+        return Err(fail("tokens", "must be at least 1".into()));
+    }
+    let options = crate::onnx::OnnxOptions {
+        name: spec.name.clone(),
+        mean: input.mean.clone(),
+        std: input.std.clone(),
+        layout: input.layout.unwrap_or_default(),
+        task: spec.task,
+        outputs: spec.outputs.clone().unwrap_or_default(),
+        tokens: spec.tokens,
+        tokenizer: spec.tokenizer.as_ref().map(|t| dir.join(t)),
+        input_shape: spec.input_shape.clone(),
+    };
+    crate::onnx::import_onnx(&dir.join(file), &options, spec.clone())
 }
 
 /// A loaded model: the graph, its tokenizer where it reads text, and where it came from.
@@ -255,12 +323,19 @@ fn build_from_spec_in(
         ("resolution", spec.resolution.is_some()),
         ("config", spec.config.is_some()),
         ("tokenizer", spec.tokenizer.is_some()),
+        ("file", spec.file.is_some()),
+        ("task", spec.task.is_some()),
+        ("outputs", spec.outputs.is_some()),
+        ("tokens", spec.tokens.is_some()),
+        ("input_shape", spec.input_shape.is_some()),
+        ("weights", spec.weights.is_some() && spec.arch == Arch::Onnx),
     ];
     let allowed: &[&str] = match spec.arch {
         Arch::Mlp => &["input", "hidden", "classes"],
         Arch::Cnn => &["input", "hidden", "classes", "channels", "kernel", "batch_norm"],
         Arch::MobilenetV2 => &["classes", "width_mult", "resolution"],
         Arch::Bert => &["config", "tokenizer"],
+        Arch::Onnx => &["file", "input", "task", "outputs", "tokens", "tokenizer", "input_shape"],
     };
     for (key, present) in set {
         if present && !allowed.contains(&key) {
@@ -322,6 +397,7 @@ fn build_from_spec_in(
     };
     let mut tokenizer = None;
     let graph = match spec.arch {
+        Arch::Onnx => return build_onnx(spec, dir, &fail),
         Arch::Mlp => {
             let Some(input) = &spec.input else {
                 return Err(fail("input", "is required for arch `mlp`".into()));

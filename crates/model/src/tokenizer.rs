@@ -44,6 +44,19 @@ impl Tokenizer {
         Ok(Tokenizer { inner, path: origin.to_path_buf() })
     }
 
+    /// The same tokenizer padding (and truncating) every sentence to exactly `length` tokens,
+    /// for graphs whose shapes fix the sequence length.
+    pub fn with_fixed_length(mut self, length: usize) -> Result<Tokenizer> {
+        let mut padding = self.inner.get_padding().cloned().unwrap_or_else(PaddingParams::default);
+        padding.strategy = PaddingStrategy::Fixed(length);
+        self.inner.with_padding(Some(padding));
+        let truncation = tokenizers::TruncationParams { max_length: length, ..Default::default() };
+        self.inner
+            .with_truncation(Some(truncation))
+            .map_err(|e| Error::Tokenizer { path: self.path.clone(), msg: e.to_string() })?;
+        Ok(self)
+    }
+
     /// Where the tokenizer came from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -163,27 +163,13 @@ pub(crate) struct WeightSource {
     budget: u64,
 }
 
-/// Bytes of memory this process may still use: `MemAvailable` of /proc/meminfo, or (where that
-/// cannot be read) no limit.
-fn available_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-        .map_or(u64::MAX, |kb| kb.saturating_mul(1024))
-}
-
 impl WeightSource {
     /// Weights from a file; tensor names are looked up with `prefix` prepended.
     pub(crate) fn file(file: SafetensorsFile, prefix: &str) -> WeightSource {
         WeightSource {
             source: Source::File { file, prefix: prefix.to_string() },
             bytes: 0,
-            budget: available_memory(),
+            budget: sculpt_stdx::available_memory(),
         }
     }
 
@@ -192,7 +178,7 @@ impl WeightSource {
         WeightSource {
             source: Source::Random { rng: StdRng::seed_from_u64(seed) },
             bytes: 0,
-            budget: available_memory(),
+            budget: sculpt_stdx::available_memory(),
         }
     }
 

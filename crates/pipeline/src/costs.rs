@@ -8,7 +8,7 @@ use sculpt_hw::{
     ActivationPrecision, CostModel, Gemm, GroupSize, LayerCompression, LayerCost, LayerWorkload,
     ModelCost, NmPattern, Precision, QuantGranularity, Sparsity, SparsityRatio, WorkloadKind,
 };
-use sculpt_model::{Graph, Op, ValueRef};
+use sculpt_model::{Graph, Node, Op, TensorOp, UnaryFn, ValueRef};
 
 use crate::error::{Error, Result};
 
@@ -145,11 +145,96 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
                 w.in_act_elems = in_elems;
                 vec![w]
             }
+            Op::InstanceNorm(_) => vec![simple(WorkloadKind::Norm, out_elems, node.op.n_params())],
+            Op::ConvTranspose2d(c) => {
+                // Each input pixel multiplies the input channels into a kernel of outputs.
+                let (kh, kw) = (c.weight.dims()[2], c.weight.dims()[3]);
+                let gemm = Gemm {
+                    m: (ins[0][0] * ins[0][2] * ins[0][3]) as u64,
+                    n: (c.out_channels() * kh * kw) as u64,
+                    k: c.in_channels() as u64,
+                    groups: 1,
+                };
+                vec![LayerWorkload {
+                    name: node.name.clone(),
+                    kind: WorkloadKind::Conv2d,
+                    macs: gemm.macs(),
+                    weight_elems: node.op.n_params(),
+                    in_act_elems: in_elems,
+                    out_act_elems: out_elems,
+                    gemm: Some(gemm),
+                }]
+            }
+            // A weight of the exported model kept as a constant (a position table, a class
+            // token) is read once per inference.
+            Op::Constant(c) if c.trainable => {
+                let mut w = simple(WorkloadKind::Other, 0, c.value.elem_count() as u64);
+                w.in_act_elems = 0;
+                vec![w]
+            }
+            Op::Tensor(t) => tensor_workloads(t, node, &ins, o, &simple),
             _ => Vec::new(),
         };
         out.extend(w.into_iter().map(|workload| NodeWorkload { node: idx, workload }));
     }
     Ok(out)
+}
+
+/// The workloads of a general tensor operation: a matrix product of activations is a GEMM (as
+/// attention's are), element-wise and normalising ops are vector work, and data movement costs
+/// its bytes; a reshape costs nothing.
+fn tensor_workloads(
+    t: &TensorOp,
+    node: &Node,
+    ins: &[&[usize]],
+    out: &[usize],
+    simple: &dyn Fn(WorkloadKind, u64, u64) -> LayerWorkload,
+) -> Vec<LayerWorkload> {
+    let out_elems = prod(out);
+    match t {
+        TensorOp::MatMul => {
+            let (a, b) = (ins[0], ins[1]);
+            let k = *a.last().unwrap_or(&1) as u64;
+            let m = if a.len() >= 2 { a[a.len() - 2] as u64 } else { 1 };
+            let n = if b.len() >= 2 { b[b.len() - 1] as u64 } else { 1 };
+            let groups = (out_elems / (m * n).max(1)).max(1);
+            let gemm = Gemm { m, n, k, groups };
+            let mut w = simple(WorkloadKind::Attention, gemm.macs(), 0);
+            w.gemm = Some(gemm);
+            w.name = node.name.clone();
+            vec![w]
+        }
+        TensorOp::Unary { f } => {
+            let kind = match f {
+                UnaryFn::Sigmoid
+                | UnaryFn::Erf
+                | UnaryFn::HardSwish
+                | UnaryFn::Relu
+                | UnaryFn::LeakyRelu { .. }
+                | UnaryFn::Clip { .. }
+                | UnaryFn::HardSigmoid { .. }
+                | UnaryFn::Elu { .. }
+                | UnaryFn::Gelu { .. }
+                | UnaryFn::Softplus => WorkloadKind::Activation,
+                _ => WorkloadKind::Elementwise,
+            };
+            vec![simple(kind, out_elems, 0)]
+        }
+        TensorOp::Binary { .. } | TensorOp::Where => {
+            vec![simple(WorkloadKind::Elementwise, out_elems, 0)]
+        }
+        TensorOp::Reduce { .. } => vec![simple(WorkloadKind::Elementwise, prod(ins[0]), 0)],
+        TensorOp::Softmax { .. } => vec![simple(WorkloadKind::Softmax, out_elems, 0)],
+        TensorOp::Reshape { .. } | TensorOp::Fill { .. } => Vec::new(),
+        TensorOp::Transpose { .. }
+        | TensorOp::Concat { .. }
+        | TensorOp::Slice { .. }
+        | TensorOp::Gather { .. }
+        | TensorOp::GatherDyn { .. }
+        | TensorOp::Expand { .. }
+        | TensorOp::Pad { .. }
+        | TensorOp::Resize { .. } => vec![simple(WorkloadKind::Other, 0, 0)],
+    }
 }
 
 /// Every weight at int8 per output channel: what the baseline is costed at on a device that

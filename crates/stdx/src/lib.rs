@@ -5,6 +5,8 @@
 //!   temporary file in the same folder and a rename, so a reader (or a crash) never sees a
 //!   half-written file.
 //! * [`now_rfc3339`] and [`rfc3339`]: the UTC clock as RFC 3339 text, without a time crate.
+//! * [`available_memory`]: how much memory this process may still use, to refuse a model that
+//!   cannot fit before allocating it.
 //! * [`stats`]: Kendall's τ, Spearman's ρ and Pearson's r, and [`stats::TimingStat`], the order
 //!   statistics a set of timed passes is summarised by.
 //!
@@ -22,7 +24,9 @@
 
 mod clock;
 mod fs;
+mod memory;
 pub mod stats;
 
 pub use clock::{now_rfc3339, rfc3339};
 pub use fs::{temp_path_for, write_atomic, write_atomic_with};
+pub use memory::available_memory;
