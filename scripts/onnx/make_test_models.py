@@ -110,6 +110,31 @@ def write(out, name, model, feeds, sidecar=None, external=False, extra=None):
     print(f"wrote {path} ({', '.join(f'{o.name} {r.shape}' for o, r in zip(sess.get_outputs(), results))})")
 
 
+def save_safetensors(path, tensors):
+    """A safetensors file of numpy arrays (the format is a JSON header and raw little-endian data)."""
+    names = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64", np.dtype(np.uint8): "U8"}
+    header, blobs, offset = {}, [], 0
+    for name, arr in tensors.items():
+        arr = np.ascontiguousarray(arr)
+        data = arr.tobytes()
+        header[name] = {"dtype": names[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def write_eval(out, name, inputs, feed):
+    """NAME.eval.safetensors: `inputs` as sculpt reads them, labelled with onnxruntime's top-1
+    class for `feed` (the same images as the graph reads them), so accuracy on it is agreement
+    with onnxruntime."""
+    sess = ort.InferenceSession(os.path.join(out, f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    labels = sess.run(None, feed)[0].argmax(1).astype(np.int64)
+    save_safetensors(os.path.join(out, f"{name}.eval.safetensors"), {"inputs": inputs, "labels": labels})
+
+
 def demo_cnn(root, out):
     p = load_safetensors(os.path.join(root, "models/demo-cnn.safetensors"))
     g = G()
@@ -180,6 +205,15 @@ def mobilenet(root, out):
     std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
     sidecar = "arch: onnx\nfile: mobilenet_v2.onnx\ninput: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}\n"
     write(out, "mobilenet_v2", m, {"image": ((images - mean) / std).astype(np.float32)}, sidecar, extra={"raw:image": images})
+    pixels = smooth_images(48, 3, 224).round().astype(np.uint8)
+    write_eval(out, "mobilenet_v2", pixels, {"image": ((pixels / 255.0 - mean) / std).astype(np.float32)})
+
+
+def smooth_images(n, c, size):
+    """Images in [0, 255] made of coarse random blocks, so that classifiers do not see noise."""
+    coarse = RNG.random((n, c, 7, 7)) * 255
+    k = -(-size // 7)
+    return np.repeat(np.repeat(coarse, k, axis=2), k, axis=3)[:, :, :size, :size]
 
 
 def rand_conv(c_out, c_in, k, groups=1):
@@ -222,6 +256,8 @@ def resnet(out):
     m = g.model([tensor_in("image", ["N", 3, 32, 32])], [tensor_in("logits", ["N", 10])])
     images = RNG.standard_normal((3, 3, 32, 32)).astype(np.float32)
     write(out, "resnet", m, {"image": images}, external=True)
+    evals = RNG.standard_normal((256, 3, 32, 32)).astype(np.float32)
+    write_eval(out, "resnet", evals, {"image": evals})
 
 
 def zoo(out):
@@ -259,6 +295,8 @@ def zoo(out):
     m = g.model([tensor_in("image", ["batch", 3, 12, 12])], [tensor_in("logits", ["batch", 10])], opset=14)
     images = RNG.standard_normal((3, 3, 12, 12)).astype(np.float32)
     write(out, "zoo", m, {"image": images})
+    evals = RNG.standard_normal((256, 3, 12, 12)).astype(np.float32)
+    write_eval(out, "zoo", evals, {"image": evals})
 
 
 def ops(out):
@@ -321,6 +359,8 @@ def ops(out):
     m = onnx.shape_inference.infer_shapes(m)
     images = RNG.standard_normal((3, 4, 8, 8)).astype(np.float32)
     write(out, "ops", m, {"image": images})
+    evals = RNG.standard_normal((256, 4, 8, 8)).astype(np.float32)
+    write_eval(out, "ops", evals, {"image": evals})
 
 
 def shape_dims(g, x, axes):
@@ -384,6 +424,8 @@ def vit(out):
     m = g.model([tensor_in("image", ["batch", 3, 32, 32])], [tensor_in("logits", ["batch", 10])], opset=13)
     images = RNG.standard_normal((3, 3, 32, 32)).astype(np.float32)
     write(out, "vit", m, {"image": images})
+    evals = RNG.standard_normal((256, 3, 32, 32)).astype(np.float32)
+    write_eval(out, "vit", evals, {"image": evals})
 
 
 def minilm(root, out):

@@ -77,7 +77,8 @@ pub(crate) struct Args {
     no_cache: bool,
     /// Accuracy proxy: hybrid (per-layer table in the search, the front re-evaluated on held-out
     /// data), table, full (every plan evaluated; small budgets, --engine bayes) or data-free
-    /// (weight error, no data needed).
+    /// (weight error, no data needed). Without --data, on a model the bundled Fashion-MNIST
+    /// does not fit, hybrid falls back to data-free and says so.
     #[arg(long, default_value = "hybrid", value_parser = super::proxy_parser())]
     proxy: ProxyMode,
     /// Also write the additive problem (the searched objectives' tables) as JSON, the input of

@@ -180,9 +180,13 @@ pub struct Profile {
 
 impl Profile {
     /// Reads and validates the profile at `path`.
+    ///
+    /// A bare name that is not a file, such as `tpu-like`, names a shipped profile:
+    /// `hardware-profiles/tpu-like.yaml` under the working directory, else in sculpt's source tree.
     pub fn from_path(path: &Path) -> Result<Profile, Error> {
-        let text = sculpt_yaml::read_text(path)?;
-        Profile::from_yaml(&text, path)
+        let path = resolve_name(path);
+        let text = sculpt_yaml::read_text(&path)?;
+        Profile::from_yaml(&text, &path)
     }
 
     /// Parses and validates a profile from `text`, which came from `origin` (used in error
@@ -874,4 +878,18 @@ impl RawProfile {
         }
         Ok(())
     }
+}
+
+/// The shipped profile a bare name such as `tpu-like` stands for, or `path` itself.
+fn resolve_name(path: &Path) -> PathBuf {
+    let bare = path.components().count() == 1 && path.extension().is_none();
+    if path.exists() || !bare {
+        return path.to_path_buf();
+    }
+    let file = format!("{}.yaml", path.display());
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hardware-profiles");
+    [Path::new("hardware-profiles").join(&file), shipped.join(&file)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
 }

@@ -164,6 +164,7 @@ pub struct Graph {
     /// The largest batch one forward pass takes (a graph imported with a fixed batch size);
     /// larger batches run in chunks.
     batch_limit: Option<usize>,
+    token_length: Option<usize>,
 }
 
 impl Graph {
@@ -217,7 +218,7 @@ impl Graph {
                 return Err(Error::Graph { msg: format!("output `{name}` refers to {value:?}") });
             }
         }
-        Ok(Graph { inputs, nodes, outputs, task, batch_limit: None })
+        Ok(Graph { inputs, nodes, outputs, task, batch_limit: None, token_length: None })
     }
 
     /// The same graph, run in chunks of at most `limit` samples (for a graph whose shapes fix
@@ -230,6 +231,18 @@ impl Graph {
     /// The largest batch one forward pass takes, when the graph fixes it.
     pub fn batch_limit(&self) -> Option<usize> {
         self.batch_limit
+    }
+
+    /// The same graph with a fixed sequence length (an import whose shapes were resolved for
+    /// one length): shorter token batches are padded to it, longer ones refused.
+    pub fn with_token_length(mut self, tokens: Option<usize>) -> Graph {
+        self.token_length = tokens.filter(|&n| n > 0);
+        self
+    }
+
+    /// The sequence length the graph fixes, if it does.
+    pub fn token_length(&self) -> Option<usize> {
+        self.token_length
     }
 
     /// The graph inputs.
@@ -268,7 +281,8 @@ impl Graph {
             })
             .collect();
         Ok(Graph::new(self.inputs.clone(), nodes, outputs, self.task.clone())?
-            .with_batch_limit(self.batch_limit))
+            .with_batch_limit(self.batch_limit)
+            .with_token_length(self.token_length))
     }
 
     /// The named outputs; the first is the primary one.
@@ -326,7 +340,9 @@ impl Graph {
 
     /// The shapes of the graph inputs for a batch of `batch` samples and, for token models,
     /// `tokens` tokens per sample.
+    /// A graph with a fixed [token length](Graph::token_length) ignores `tokens`.
     pub fn input_shapes(&self, batch: usize, tokens: usize) -> Vec<Vec<usize>> {
+        let tokens = self.token_length.unwrap_or(tokens);
         self.inputs
             .iter()
             .map(|i| match &i.kind {
@@ -570,6 +586,14 @@ impl Graph {
     /// (what the first layers read).
     pub fn prepare_inputs(&self, batch: &Batch) -> Result<Vec<Tensor>> {
         let device = Device::Cpu;
+        let padded;
+        let batch = match (batch, self.token_length) {
+            (Batch::Tokens(t), Some(length)) => {
+                padded = Batch::Tokens(pad_tokens(t, length)?);
+                &padded
+            }
+            _ => batch,
+        };
         let mut out = Vec::with_capacity(self.inputs.len());
         for spec in &self.inputs {
             let value = match (&spec.kind, batch) {
@@ -631,6 +655,25 @@ impl Graph {
         }
         Ok(out)
     }
+}
+
+/// `t` padded at the end to `length` tokens (id 0, masked out); longer batches are refused.
+fn pad_tokens(t: &TokenBatch, length: usize) -> Result<TokenBatch> {
+    let (_, n) = t.ids.dims2()?;
+    if n > length {
+        return Err(Error::Input {
+            msg: format!("the batch has {n} tokens per sample; the model reads at most {length}"),
+        });
+    }
+    if n == length {
+        return Ok(t.clone());
+    }
+    let pad = |x: &Tensor| -> Result<Tensor> { Ok(x.pad_with_zeros(1, 0, length - n)?) };
+    Ok(TokenBatch {
+        ids: pad(&t.ids)?,
+        type_ids: t.type_ids.as_ref().map(pad).transpose()?,
+        mask: pad(&t.mask)?,
+    })
 }
 
 fn normalise(x: &Tensor, channels: usize, mean: &[f32], std: &[f32]) -> Result<Tensor> {

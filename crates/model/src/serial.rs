@@ -90,6 +90,9 @@ struct GraphDoc {
     /// The largest batch one forward pass takes, for graphs that fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     batch_limit: Option<usize>,
+    /// The fixed sequence length, for token graphs that fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_length: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -218,7 +221,15 @@ pub fn graph_to_json(graph: &Graph) -> String {
         Task::Embedding { dim } => json!({"embedding": {"dim": dim}}),
     };
     let doc =
-        GraphDoc { version: 1, inputs, nodes, outputs, task, batch_limit: graph.batch_limit() };
+        GraphDoc {
+        version: 1,
+        inputs,
+        nodes,
+        outputs,
+        task,
+        batch_limit: graph.batch_limit(),
+        token_length: graph.token_length(),
+    };
     serde_json::to_string(&doc).unwrap_or_default()
 }
 
@@ -308,7 +319,9 @@ pub fn graph_from_json(
     } else {
         return Err(bad(format!("unknown task {}", doc.task)));
     };
-    Ok(Graph::new(inputs, nodes, outputs, task)?.with_batch_limit(doc.batch_limit))
+    Ok(Graph::new(inputs, nodes, outputs, task)?
+        .with_batch_limit(doc.batch_limit)
+        .with_token_length(doc.token_length))
 }
 
 fn op_from_doc(nd: &NodeDoc, tensors: &HashMap<String, Tensor>, origin: &Path) -> Result<Op> {

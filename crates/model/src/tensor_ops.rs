@@ -13,6 +13,41 @@
 use candle_core::{D, DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+/// An f32 attribute that may be infinite or NaN, which JSON numbers cannot hold: written as
+/// the strings `inf`, `-inf` and `nan` then.
+mod any_f32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f32(v),
+            v if v.is_nan() => s.serialize_str("nan"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Number {
+            Finite(f32),
+            Named(String),
+        }
+        match Number::deserialize(d)? {
+            Number::Finite(v) => Ok(v),
+            Number::Named(name) => match name.as_str() {
+                "inf" => Ok(f32::INFINITY),
+                "-inf" => Ok(f32::NEG_INFINITY),
+                "nan" => Ok(f32::NAN),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, `inf`, `-inf` or `nan`, got `{other}`"
+                ))),
+            },
+        }
+    }
+}
+
 /// A dimension of a shape attribute: a number, or a multiple of the batch size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,8 +130,10 @@ pub enum UnaryFn {
     /// `min(max(x, min), max)`.
     Clip {
         /// Lower bound (may be −∞).
+        #[serde(with = "any_f32")]
         min: f32,
         /// Upper bound (may be +∞).
+        #[serde(with = "any_f32")]
         max: f32,
     },
     /// `min(max(alpha · x + beta, 0), 1)`.
@@ -276,7 +313,8 @@ pub enum TensorOp {
     Pad {
         /// Before and after per axis.
         pads: Vec<(usize, usize)>,
-        /// The fill value.
+        /// The fill value (may be ±∞, as max-pooling pads).
+        #[serde(with = "any_f32")]
         value: f32,
     },
     /// Spatial resize of an NCHW tensor to a fixed height and width.
@@ -290,7 +328,8 @@ pub enum TensorOp {
     Fill {
         /// The shape.
         shape: Vec<Dim>,
-        /// The value.
+        /// The value (may be ±∞, as attention masks fill).
+        #[serde(with = "any_f32")]
         value: f32,
     },
 }

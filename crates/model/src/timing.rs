@@ -16,6 +16,7 @@ pub fn runtime_threads() -> usize {
 /// [0, 1); token ids all 1 with a full attention mask, `tokens` long.
 pub fn random_batch(graph: &Graph, batch: usize, tokens: usize) -> Result<Batch> {
     let cpu = &Device::Cpu;
+    let tokens = graph.token_length().unwrap_or(tokens);
     Ok(match graph.inputs().first().map(|i| &i.kind) {
         Some(InputKind::Image { channels, height, width, .. }) => {
             Batch::Dense(Tensor::rand(0f32, 1., (batch, *channels, *height, *width), cpu)?)

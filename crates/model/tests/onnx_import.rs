@@ -210,3 +210,45 @@ fn operator_list_at_opset_20_matches_onnxruntime() {
         assert_eq!(node.op.kind(), kind, "{name}");
     }
 }
+
+#[test]
+fn every_imported_model_round_trips_through_sculpts_format() {
+    let Some(dir) = models_dir() else { return };
+    for name in ["demo-cnn", "resnet", "zoo", "ops", "vit", "minilm"] {
+        let model = load(&dir, name);
+        let json = sculpt_model::graph_to_json(&model.graph);
+        let tensors: std::collections::HashMap<String, Tensor> =
+            sculpt_model::named_tensors(&model.graph).into_iter().collect();
+        let back = sculpt_model::graph_from_json(&json, &tensors, Path::new(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(sculpt_model::graph_to_json(&back), json, "{name}");
+        assert_eq!(back.token_length(), model.graph.token_length(), "{name}");
+        let x = batch(&reference(&dir, name));
+        let a: Vec<f32> = model.graph.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = back.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn a_fixed_length_text_model_pads_shorter_batches() {
+    let Some(dir) = models_dir() else { return };
+    let model = load(&dir, "minilm");
+    assert_eq!(model.graph.token_length(), Some(128));
+    assert_eq!(model.graph.input_shapes(2, 8)[0], vec![2, 128]);
+    let Batch::Tokens(full) = batch(&reference(&dir, "minilm")) else { panic!() };
+    // The reference sentences are shorter than 128 tokens: cut the padding off, and the model
+    // pads it back.
+    let real: f32 = full.mask.sum(1).unwrap().max(0).unwrap().to_scalar().unwrap();
+    let n = real as usize;
+    assert!(n < 64, "the reference sentences should be short, got {n} tokens");
+    let short = TokenBatch {
+        ids: full.ids.narrow(1, 0, n).unwrap(),
+        type_ids: full.type_ids.as_ref().map(|t| t.narrow(1, 0, n).unwrap()),
+        mask: full.mask.narrow(1, 0, n).unwrap(),
+    };
+    let a = model.graph.forward(&Batch::Tokens(full)).unwrap();
+    let b = model.graph.forward(&Batch::Tokens(short)).unwrap();
+    let d: f32 = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+    assert!(d < 1e-6, "{d}");
+}

@@ -73,7 +73,9 @@ impl EngineKind {
 pub enum ProxyMode {
     /// The sum of per-layer sensitivities, inside the search and in the outputs.
     Table,
-    /// `table` inside the search; the front re-evaluated for real on held-out data (default).
+    /// `table` inside the search; the front re-evaluated for real on held-out data (default;
+    /// a search without `--data` on a model the bundled data does not fit falls back to
+    /// `data-free`, with a note).
     Hybrid,
     /// Every plan the engine asks for is compressed and evaluated on the calibration split (for
     /// small budgets; pair with `--engine bayes`); the front is re-evaluated on held-out data.

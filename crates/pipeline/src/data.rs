@@ -50,7 +50,7 @@ fn dense_set(name: &str, inputs: &Tensor, labels: Option<&[u32]>, batch: usize) 
     })
 }
 
-fn fits_bundled(model: &Model) -> bool {
+pub(crate) fn fits_bundled(model: &Model) -> bool {
     matches!(model.graph.task(), Task::Classification { classes: 10 })
         && matches!(
             model.graph.inputs().first().map(|i| &i.kind),

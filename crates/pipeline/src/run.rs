@@ -139,6 +139,23 @@ pub fn run_search(
         .ok_or_else(|| Error::Invalid { msg: "a search needs a device profile".into() })?;
     let constraints = space_file.constraints.merged(&cfg.constraints);
     let mut notes = summarise_dropped(&space.dropped);
+    // The default proxy without data that fits the model: rank by weight error rather than
+    // refuse, and say so.
+    let resolved;
+    let cfg = if cfg.proxy == ProxyMode::Hybrid
+        && cfg.data.is_none()
+        && !crate::data::fits_bundled(model)
+    {
+        notes.push(format!(
+            "no --data given and the bundled Fashion-MNIST does not fit `{}`: searched with the \
+             data-free proxy (give --data for accuracy)",
+            model.name
+        ));
+        resolved = SearchConfig { proxy: ProxyMode::DataFree, ..cfg.clone() };
+        &resolved
+    } else {
+        cfg
+    };
     // An unwritable run directory fails now, not after the sensitivity pass.
     let writer = RunWriter::create(&cfg.out)?;
     monitor.stage("cost tables");

@@ -647,7 +647,9 @@ pub fn import_onnx(path: &Path, options: &OnnxOptions, spec: ModelSpec) -> Resul
             )));
         }
     };
-    let graph = Graph::new(imp.inputs, imp.nodes, outputs, task)?.with_batch_limit(fixed_batch);
+    let graph = Graph::new(imp.inputs, imp.nodes, outputs, task)?
+        .with_batch_limit(fixed_batch)
+        .with_token_length(tokens_used);
     let tokenizer = match (&options.tokenizer, tokens_used) {
         (Some(p), Some(t)) => Some(Tokenizer::from_file(p)?.with_fixed_length(t)?),
         (None, Some(_)) => {
