@@ -115,10 +115,7 @@ fn imported_classifiers_agree_with_onnxruntime_on_every_evaluation_image() {
         assert_eq!(agreement, 1.0, "{name}");
     }
     // The demo CNN's accuracy on the bundled subset is the built-in model's, to the sample.
-    assert_eq!(
-        evaluate(&model_arg(&dir, "demo-cnn"), None),
-        evaluate("builtin:demo-cnn", None)
-    );
+    assert_eq!(evaluate(&model_arg(&dir, "demo-cnn"), None), evaluate("builtin:demo-cnn", None));
 }
 
 #[test]
@@ -134,8 +131,7 @@ fn demo_cnn_onnx_search_apply_evaluate() {
 fn resnet_vit_and_operator_models_search_apply_evaluate() {
     for name in ["resnet", "vit", "zoo", "ops"] {
         let Some(data) = eval_file(name) else { return };
-        let (agreement, _) =
-            search_apply_evaluate(name, Some(&data), Some(&data), "150").unwrap();
+        let (agreement, _) = search_apply_evaluate(name, Some(&data), Some(&data), "150").unwrap();
         assert!(agreement > 0.8, "{name}: {agreement}");
     }
 }

@@ -31,7 +31,14 @@ pub fn load_model(name: &str) -> Result<Model> {
         Some("onnx") => {
             let mut spec = ModelSpec::new(crate::spec::Arch::Onnx);
             spec.file = path.file_name().map(Into::into);
-            crate::onnx::import_onnx(path, &crate::onnx::OnnxOptions::default(), spec)
+            let imported = crate::onnx::import_onnx(path, &crate::onnx::OnnxOptions::default())?;
+            Ok(Model {
+                name: imported.name,
+                graph: imported.graph,
+                tokenizer: imported.tokenizer,
+                spec,
+                origin: path.display().to_string(),
+            })
         }
         _ => Err(Error::UnknownModel {
             name: name.to_string(),

@@ -220,8 +220,7 @@ pub fn graph_to_json(graph: &Graph) -> String {
         Task::Classification { classes } => json!({"classification": {"classes": classes}}),
         Task::Embedding { dim } => json!({"embedding": {"dim": dim}}),
     };
-    let doc =
-        GraphDoc {
+    let doc = GraphDoc {
         version: 1,
         inputs,
         nodes,

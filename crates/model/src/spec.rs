@@ -221,7 +221,15 @@ fn build_onnx(spec: &ModelSpec, dir: &Path, fail: &dyn Fn(&str, String) -> Error
         tokenizer: spec.tokenizer.as_ref().map(|t| dir.join(t)),
         input_shape: spec.input_shape.clone(),
     };
-    crate::onnx::import_onnx(&dir.join(file), &options, spec.clone())
+    let path = dir.join(file);
+    let imported = crate::onnx::import_onnx(&path, &options)?;
+    Ok(Model {
+        name: imported.name,
+        graph: imported.graph,
+        tokenizer: imported.tokenizer,
+        spec: spec.clone(),
+        origin: path.display().to_string(),
+    })
 }
 
 /// A loaded model: the graph, its tokenizer where it reads text, and where it came from.

@@ -406,7 +406,7 @@ fn reshape_target(shape: &[ReshapeDim], numel: usize, batch: usize) -> Result<Ve
     let infer = shape.iter().filter(|d| **d == ReshapeDim::Infer).count();
     let fill = match infer {
         0 => 1,
-        1 if known > 0 && numel % known == 0 => numel / known,
+        1 if known > 0 && numel.is_multiple_of(known) => numel / known,
         1 => return Err(format!("cannot reshape {numel} elements with {known} per step")),
         _ => return Err("a reshape target has more than one -1".into()),
     };

@@ -224,7 +224,8 @@ fn every_imported_model_round_trips_through_sculpts_format() {
         assert_eq!(sculpt_model::graph_to_json(&back), json, "{name}");
         assert_eq!(back.token_length(), model.graph.token_length(), "{name}");
         let x = batch(&reference(&dir, name));
-        let a: Vec<f32> = model.graph.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let a: Vec<f32> =
+            model.graph.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         let b: Vec<f32> = back.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(a, b, "{name}");
     }

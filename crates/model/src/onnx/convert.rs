@@ -191,7 +191,7 @@ impl Importer<'_> {
         match op_type.as_str() {
             "Identity" => one(arg(0)),
             "Dropout" => {
-                if node.output.len() > 1 && self.readers.get(node.output[1].as_str()).is_some() {
+                if node.output.len() > 1 && self.readers.contains_key(node.output[1].as_str()) {
                     return unsupported("Dropout's mask output is read");
                 }
                 Ok(vec![arg(0), Val::Absent])

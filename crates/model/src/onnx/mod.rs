@@ -19,7 +19,6 @@ use sculpt_onnx::{HostTensor, OnnxModel, Values};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, InputKind, InputSpec, Node, Task, ValueRef};
 use crate::ops::Op;
-use crate::spec::{Model, ModelSpec};
 use crate::tensor_ops::{Constant, Dim, TensorOp};
 use crate::tokenizer::Tokenizer;
 
@@ -154,7 +153,8 @@ pub(crate) fn dim_of(a: usize, b: usize, batches: [usize; 2]) -> std::result::Re
     if a == b {
         return Ok(Dim::Fixed(a));
     }
-    if batches[0] != batches[1] && a % batches[0] == 0 && a / batches[0] * batches[1] == b {
+    if batches[0] != batches[1] && a.is_multiple_of(batches[0]) && a / batches[0] * batches[1] == b
+    {
         return Ok(Dim::Batch(a / batches[0]));
     }
     Err(format!(
@@ -260,10 +260,10 @@ impl<'a> Importer<'a> {
     /// Adds an IR node; its shapes at both batch sizes are checked now.
     pub(crate) fn emit(&mut self, base: &str, op: Op, inputs: &[ValueRef], int: bool) -> Step<Val> {
         let mut s: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
-        for k in 0..2 {
+        for (k, out) in s.iter_mut().enumerate() {
             let ins: Vec<Vec<usize>> = inputs.iter().map(|&r| self.shape_of(r, k)).collect();
             let refs: Vec<&[usize]> = ins.iter().map(Vec::as_slice).collect();
-            s[k] = op
+            *out = op
                 .output_shape(&refs, self.batches[k])
                 .map_err(|msg| fatal(format!("layer `{base}` ({}): {msg}", op.kind())))?;
         }
@@ -423,8 +423,19 @@ fn token_kind(name: &str) -> Option<InputKind> {
     }
 }
 
-/// Reads an ONNX model (with its sidecar's options) into a [`Model`].
-pub fn import_onnx(path: &Path, options: &OnnxOptions, spec: ModelSpec) -> Result<Model> {
+/// An imported ONNX model.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The sidecar's `name`, else the file's stem.
+    pub name: String,
+    /// The graph.
+    pub graph: Graph,
+    /// The tokenizer, for a model that reads token ids.
+    pub tokenizer: Option<Tokenizer>,
+}
+
+/// Reads an ONNX model (with its sidecar's options) into the IR.
+pub fn import_onnx(path: &Path, options: &OnnxOptions) -> Result<Imported> {
     let onnx =
         sculpt_onnx::read_model(path).map_err(|e| Error::invalid(path, strip_path(&e, path)))?;
     let graph = onnx.graph();
@@ -665,7 +676,7 @@ pub fn import_onnx(path: &Path, options: &OnnxOptions, spec: ModelSpec) -> Resul
     let name = options.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "onnx".into())
     });
-    Ok(Model { name, graph, tokenizer, spec, origin: path.display().to_string() })
+    Ok(Imported { name, graph, tokenizer })
 }
 
 /// An ONNX reader error without its leading path (the model error adds it).
