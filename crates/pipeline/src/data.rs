@@ -78,7 +78,8 @@ pub fn splits(model: &Model, selection: &DataSelection) -> Result<Splits> {
         None => {
             return Err(Error::Invalid {
                 msg: format!(
-                    "model `{}` does not fit the bundled Fashion-MNIST data; give --data",
+                    "model `{}` does not fit the bundled Fashion-MNIST data; give --data (or \
+                     --proxy data-free to rank plans by weight error)",
                     model.name
                 ),
             });
