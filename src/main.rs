@@ -28,6 +28,8 @@ enum Command {
     Search(cmd::search::Args),
     /// Per-layer shapes, parameters, MACs and bytes of a model.
     Profile(cmd::profile::Args),
+    /// The channel groups of a model: layers whose channels are pruned together.
+    Groups(cmd::groups::Args),
     /// Accuracy (classifiers) or embedding statistics (encoders) of a model on data.
     Evaluate(cmd::evaluate::Args),
     /// Train a model (or the bundled demo models) on Fashion-MNIST.
@@ -82,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Search(args) => cmd::search::run(&args),
         Command::Profile(args) => cmd::profile::run(&args),
+        Command::Groups(args) => cmd::groups::run(&args),
         Command::Evaluate(args) => cmd::evaluate::run(&args),
         Command::Train(args) => cmd::train::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),

@@ -372,3 +372,42 @@ fn a_search_without_a_terminal_logs_its_progress() {
     );
     assert!(log.lines().any(|l| l.starts_with("search: ") && l.contains("front ")), "{log}");
 }
+
+#[test]
+fn groups_of_the_demo_cnn_and_mobilenet() {
+    let doc = json(&["groups", "--model", "builtin:demo-cnn", "--format", "json"]);
+    let groups = doc["groups"].as_array().unwrap();
+    let summary: Vec<(String, u64, bool)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["channels"].as_u64().unwrap(),
+                g["prunable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expect = |n: &str, c: u64, p: bool| (n.to_string(), c, p);
+    assert_eq!(
+        summary,
+        [
+            expect("conv1", 32, true),
+            expect("conv2", 64, true),
+            expect("fc1", 128, true),
+            expect("classifier", 10, false)
+        ]
+    );
+    // conv2's channels reach fc1 through the flatten (49 features each).
+    assert_eq!(groups[1]["members"], serde_json::json!(["conv2", "bn2", "fc1"]));
+    // MobileNetV2: every group prunes, residual stages included, except the classifier's.
+    let doc = json(&["groups", "--model", "builtin:mobilenet_v2", "--format", "json"]);
+    let groups = doc["groups"].as_array().unwrap();
+    let blocked: Vec<&str> = groups
+        .iter()
+        .filter(|g| !g["prunable"].as_bool().unwrap())
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocked, ["classifier.1"]);
+    let stage = groups.iter().find(|g| g["group"] == "features.2.conv.2+1").unwrap();
+    assert_eq!(stage["producers"], serde_json::json!(["features.2.conv.2", "features.3.conv.2"]));
+}

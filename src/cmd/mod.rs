@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod calibrate;
 pub(crate) mod estimate;
 pub(crate) mod evaluate;
+pub(crate) mod groups;
 pub(crate) mod profile;
 pub(crate) mod proxy;
 pub(crate) mod report;

@@ -12,7 +12,7 @@ use sculpt_model::{Batch, FakeQuant, ForwardOptions, Graph, Model, Node, Op, Val
 use crate::error::{Error, Result};
 use crate::lowrank;
 use crate::plan::{
-    CompressionPlan, FloatFormat, LayerOption, PlanSource, PruneKind, PruneScope, Quant,
+    CompressionPlan, FloatFormat, LayerOption, PlanSource, Prune, PruneKind, PruneScope, Quant,
     ResolvedPlan, resolve,
 };
 use crate::prune;
@@ -184,14 +184,53 @@ pub fn apply_resolved(
     let mut notes = Vec::new();
     let mut skip_prune: Vec<usize> = Vec::new();
 
-    // 1. Structured pruning changes shapes across layers, so it goes first.
+    // 1. Structured pruning changes shapes across layers, so it goes first. Channel pruning
+    // acts on a layer's whole channel group, once, however many of its producers the plan names.
+    let groups = crate::groups::channel_groups(&graph)?;
+    let mut group_request: HashMap<usize, (usize, &Prune)> = HashMap::new();
+    for (&idx, rl) in &resolved.layers {
+        let Some(p) = &rl.option.prune else { continue };
+        if p.kind != PruneKind::Channel {
+            continue;
+        }
+        let Some(g) = groups.groups.iter().position(|g| g.producers.contains(&idx)) else {
+            continue;
+        };
+        let same = |a: &Prune, b: &Prune| {
+            a.ratio == b.ratio && a.criterion == b.criterion && a.align == b.align
+        };
+        match group_request.get(&g) {
+            Some((other, q)) if !same(q, p) => {
+                let group = &groups.groups[g];
+                return Err(Error::Invalid {
+                    msg: format!(
+                        "`{}` and `{}` are in one channel group ({}) but the plan prunes them \
+                         differently ({} and {}); give the group one setting",
+                        graph.nodes()[*other].name,
+                        rl.name,
+                        group.member_names(&graph).join(", "),
+                        LayerOption { prune: Some((*q).clone()), ..Default::default() },
+                        LayerOption { prune: Some(p.clone()), ..Default::default() },
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => {
+                group_request.insert(g, (idx, p));
+            }
+        }
+    }
+    let first_of_group: Vec<usize> = group_request.values().map(|(idx, _)| *idx).collect();
     for (&idx, rl) in &resolved.layers {
         let Some(p) = &rl.option.prune else { continue };
         let ratio = p.ratio.unwrap_or(0.0);
         let result = match p.kind {
-            PruneKind::Channel => {
-                prune::prune_channels(&mut graph, idx, ratio, p.criterion).map(|_| ())
+            PruneKind::Channel
+                if first_of_group.contains(&idx) || groups.of_producer(idx).is_none() =>
+            {
+                prune::prune_channels(&mut graph, idx, ratio, p.criterion, p.align).map(|_| ())
             }
+            PruneKind::Channel => continue,
             PruneKind::Head => prune::prune_heads(&mut graph, idx, ratio).map(|_| ()),
             _ => continue,
         };

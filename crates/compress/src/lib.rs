@@ -20,6 +20,7 @@
 mod apply;
 mod error;
 mod format;
+pub mod groups;
 mod lowrank;
 mod plan;
 mod prune;

@@ -48,7 +48,7 @@ pub enum Criterion {
     L2,
 }
 
-/// `prune: {kind, ratio, n, m, scope, criterion}`.
+/// `prune: {kind, ratio, n, m, scope, criterion, align}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prune {
@@ -69,6 +69,10 @@ pub struct Prune {
     /// Ranking norm for structured pruning.
     #[serde(default, skip_serializing_if = "is_default")]
     pub criterion: Criterion,
+    /// Channel pruning keeps a multiple of this many channels (GEMM kernels and accelerators
+    /// run aligned widths faster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub align: Option<usize>,
 }
 
 /// Quantization granularity: how many values share a scale.
@@ -225,7 +229,10 @@ impl fmt::Display for LayerOption {
             match p.kind {
                 PruneKind::NM => parts.push(format!("{}:{}", p.n.unwrap_or(2), p.m.unwrap_or(4))),
                 PruneKind::Magnitude => parts.push(format!("sp{}", p.ratio.unwrap_or(0.0))),
-                PruneKind::Channel => parts.push(format!("ch{}", p.ratio.unwrap_or(0.0))),
+                PruneKind::Channel => match p.align {
+                    Some(a) => parts.push(format!("ch{}a{a}", p.ratio.unwrap_or(0.0))),
+                    None => parts.push(format!("ch{}", p.ratio.unwrap_or(0.0))),
+                },
                 PruneKind::Head => parts.push(format!("hd{}", p.ratio.unwrap_or(0.0))),
             }
         }
@@ -535,6 +542,14 @@ fn validate_option(o: &LayerOption, op: &Op) -> Result<(), (String, String)> {
                 if p.n.is_some() || p.m.is_some() {
                     return Err(("prune.n".into(), "`n` and `m` apply to kind `n_m` only".into()));
                 }
+            }
+        }
+        if let Some(a) = p.align {
+            if p.kind != PruneKind::Channel {
+                return Err(("prune.align".into(), "applies to channel pruning only".into()));
+            }
+            if a == 0 {
+                return Err(("prune.align".into(), "must be at least 1".into()));
             }
         }
         if p.scope == PruneScope::Global && p.kind != PruneKind::Magnitude {

@@ -79,79 +79,8 @@ pub(crate) fn apply_keep(values: &mut [f32], keep: &[bool]) {
     }
 }
 
-/// A layer whose channels must shrink with a producer's.
-#[derive(Clone, Debug, PartialEq)]
-enum Dependent {
-    /// A BatchNorm on the channels.
-    BatchNorm(usize),
-    /// A depthwise Conv on the channels (its groups shrink too).
-    Depthwise(usize),
-    /// A consumer whose inputs shrink; `block` features per channel (H·W after a Flatten).
-    Inputs { node: usize, block: usize },
-}
-
-/// Why a layer cannot be channel-pruned, or what must change with it.
-fn channel_dependents(graph: &Graph, producer: usize) -> Result<Vec<Dependent>, String> {
-    let shapes = graph.shapes(1, 8).map_err(|e| e.to_string())?;
-    let outputs: Vec<ValueRef> = graph.outputs().iter().map(|(_, v)| *v).collect();
-    let mut deps = Vec::new();
-    let mut queue = vec![(producer, 1usize)];
-    let mut reached_consumer = false;
-    while let Some((value, block)) = queue.pop() {
-        if outputs.contains(&ValueRef::Node(value)) {
-            return Err(format!(
-                "`{}` is a model output, whose width is fixed",
-                graph.nodes()[value].name
-            ));
-        }
-        for c in graph.consumers(value) {
-            let node = &graph.nodes()[c];
-            match &node.op {
-                Op::BatchNorm2d(_) if block == 1 => {
-                    deps.push(Dependent::BatchNorm(c));
-                    queue.push((c, block));
-                }
-                Op::Relu
-                | Op::Relu6
-                | Op::Gelu
-                | Op::Tanh
-                | Op::MaxPool2d(_)
-                | Op::AvgPool2d(_)
-                | Op::AdaptiveAvgPool2d { .. } => queue.push((c, block)),
-                Op::Conv2d(conv) if conv.is_depthwise() && block == 1 => {
-                    deps.push(Dependent::Depthwise(c));
-                    queue.push((c, block));
-                }
-                Op::Flatten if block == 1 => {
-                    let s = &shapes[value];
-                    let hw: usize = s.iter().skip(2).product();
-                    queue.push((c, hw.max(1)));
-                }
-                Op::Conv2d(conv) if conv.groups == 1 && block == 1 => {
-                    deps.push(Dependent::Inputs { node: c, block });
-                    reached_consumer = true;
-                }
-                Op::Linear(_) => {
-                    deps.push(Dependent::Inputs { node: c, block });
-                    reached_consumer = true;
-                }
-                other => {
-                    return Err(format!(
-                        "its channels reach `{}` ({}), which ties them to other layers",
-                        node.name,
-                        other.kind()
-                    ));
-                }
-            }
-        }
-    }
-    if !reached_consumer {
-        return Err("no layer consumes its channels".into());
-    }
-    Ok(deps)
-}
-
-/// True when the layer's output channels can be pruned (with its dependents).
+/// True when the layer's output channels can be pruned: it produces the channels of an
+/// unblocked [channel group](crate::groups), whose other members then shrink with it.
 pub fn channel_prunable(graph: &Graph, idx: usize) -> Result<(), String> {
     match &graph.nodes()[idx].op {
         Op::Linear(_) => {}
@@ -163,16 +92,28 @@ pub fn channel_prunable(graph: &Graph, idx: usize) -> Result<(), String> {
             ));
         }
     }
-    channel_dependents(graph, idx).map(|_| ())
+    let groups = crate::groups::channel_groups(graph).map_err(|e| e.to_string())?;
+    match groups.of_producer(idx) {
+        Some(g) => match &g.blocked {
+            None => Ok(()),
+            Some(why) => Err(why.clone()),
+        },
+        None => Err("it produces no channel group".into()),
+    }
 }
 
-fn row_norms(w: &Tensor, criterion: Criterion) -> Result<Vec<f32>> {
-    let flat = w.flatten_from(1)?;
-    let norms = match criterion {
-        Criterion::L1 => flat.abs()?.sum(1)?,
-        Criterion::L2 => flat.sqr()?.sum(1)?.sqrt()?,
-    };
-    Ok(norms.to_vec1()?)
+/// Removes the `ratio` share of the output channels (Conv) or neurons (Linear) of layer `idx`
+/// and of every layer in its channel group (see [`crate::groups`]), ranked by the group's
+/// BatchNorm |γ| when it has BatchNorms, else by the norms of all its members' weights; keeps a
+/// multiple of `align` when given. Returns the number of channels kept.
+pub fn prune_channels(
+    graph: &mut Graph,
+    idx: usize,
+    ratio: f64,
+    criterion: Criterion,
+    align: Option<usize>,
+) -> Result<usize> {
+    crate::groups::prune_group(graph, idx, ratio, criterion, align)
 }
 
 fn keep_top(scores: &[f32], n_remove: usize) -> Vec<u32> {
@@ -186,85 +127,6 @@ fn keep_top(scores: &[f32], n_remove: usize) -> Vec<u32> {
 fn select(t: &Tensor, keep: &[u32], dim: usize) -> Result<Tensor> {
     let idx = Tensor::new(keep, &Device::Cpu)?;
     Ok(t.index_select(&idx, dim)?.contiguous()?)
-}
-
-/// Removes the `ratio` share of output channels (Conv) or neurons (Linear) of layer `idx`,
-/// ranked by BatchNorm |γ| when a BatchNorm follows directly, else by the norm of their weights;
-/// returns the number of channels kept.
-pub fn prune_channels(
-    graph: &mut Graph,
-    idx: usize,
-    ratio: f64,
-    criterion: Criterion,
-) -> Result<usize> {
-    let name = graph.nodes()[idx].name.clone();
-    channel_prunable(graph, idx)
-        .map_err(|reason| Error::NotPrunable { layer: name.clone(), reason: reason.clone() })?;
-    let deps = channel_dependents(graph, idx)
-        .map_err(|reason| Error::NotPrunable { layer: name.clone(), reason })?;
-    let weight = match &graph.nodes()[idx].op {
-        Op::Linear(l) => l.weight.clone(),
-        Op::Conv2d(c) => c.weight.clone(),
-        _ => unreachable!("checked by channel_prunable"),
-    };
-    let channels = weight.dims()[0];
-    let n_remove = ((channels as f64) * ratio).floor() as usize;
-    let n_remove = n_remove.min(channels - 1);
-    if n_remove == 0 {
-        return Ok(channels);
-    }
-    let direct_bn = graph
-        .consumers(idx)
-        .into_iter()
-        .find(|c| matches!(graph.nodes()[*c].op, Op::BatchNorm2d(_)));
-    let scores = match direct_bn.map(|c| &graph.nodes()[c].op) {
-        Some(Op::BatchNorm2d(bn)) => bn.weight.abs()?.to_vec1::<f32>()?,
-        _ => row_norms(&weight, criterion)?,
-    };
-    let keep = keep_top(&scores, n_remove);
-    let nodes = graph.nodes_mut();
-    match &mut nodes[idx].op {
-        Op::Linear(l) => {
-            l.weight = select(&l.weight, &keep, 0)?;
-            l.bias = l.bias.as_ref().map(|b| select(b, &keep, 0)).transpose()?;
-        }
-        Op::Conv2d(c) => {
-            c.weight = select(&c.weight, &keep, 0)?;
-            c.bias = c.bias.as_ref().map(|b| select(b, &keep, 0)).transpose()?;
-        }
-        _ => {}
-    }
-    for dep in deps {
-        match dep {
-            Dependent::BatchNorm(c) => {
-                if let Op::BatchNorm2d(bn) = &mut nodes[c].op {
-                    bn.weight = select(&bn.weight, &keep, 0)?;
-                    bn.bias = select(&bn.bias, &keep, 0)?;
-                    bn.running_mean = select(&bn.running_mean, &keep, 0)?;
-                    bn.running_var = select(&bn.running_var, &keep, 0)?;
-                }
-            }
-            Dependent::Depthwise(c) => {
-                if let Op::Conv2d(conv) = &mut nodes[c].op {
-                    conv.weight = select(&conv.weight, &keep, 0)?;
-                    conv.bias = conv.bias.as_ref().map(|b| select(b, &keep, 0)).transpose()?;
-                    conv.groups = keep.len();
-                }
-            }
-            Dependent::Inputs { node, block } => {
-                let cols: Vec<u32> = keep
-                    .iter()
-                    .flat_map(|&k| (0..block as u32).map(move |j| k * block as u32 + j))
-                    .collect();
-                match &mut nodes[node].op {
-                    Op::Linear(l) => l.weight = select(&l.weight, &cols, 1)?,
-                    Op::Conv2d(conv) => conv.weight = select(&conv.weight, &cols, 1)?,
-                    _ => {}
-                }
-            }
-        }
-    }
-    Ok(keep.len())
 }
 
 /// The q, k, v and output-projection layers of an attention layer, when each is a Linear used

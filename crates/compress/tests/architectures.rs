@@ -23,31 +23,32 @@ fn dims(model: &sculpt_model::Model, layer: &str) -> Vec<usize> {
 }
 
 #[test]
-fn mobilenet_channel_pruning_follows_depthwise_and_leaves_residual_ties_alone() {
+fn mobilenet_channel_pruning_follows_depthwise_and_prunes_residual_stages_together() {
     let model = load_model("builtin:mobilenet_v2").unwrap();
     let p = plan(
         "layers:\n  \"features.*\": {prune: {kind: channel, ratio: 0.5}, quant: {weight_bits: 8}}\n",
     );
     let c = apply_plan(&model, &p, None, &ApplyOptions::default()).unwrap();
     // features.2's expansion conv (16 → 96) keeps 48 channels and reads the 8 channels left of
-    // features.1's projection (16, halved: it feeds no residual add); its depthwise conv follows
-    // (48 groups) and the projection reads 48 inputs.
+    // features.1's projection (16, halved); its depthwise conv follows (48 groups).
     assert_eq!(dims(&c.model, "features.2.conv.0.0"), vec![48, 8, 1, 1]);
     assert_eq!(dims(&c.model, "features.2.conv.1.0"), vec![48, 1, 3, 3]);
-    assert_eq!(dims(&c.model, "features.2.conv.2"), vec![24, 48, 1, 1]);
-    // The projection of features.2 feeds the residual add of features.3: left alone.
-    assert!(
-        c.notes.iter().any(|n| n.contains("features.2.conv.2") && n.contains("add")),
-        "{:?}",
-        c.notes
-    );
+    // The projections of features.2 and features.3 meet in features.3's residual add: one group
+    // of 24 channels, halved together, and features.4's expansion reads the 12 left.
+    assert_eq!(dims(&c.model, "features.2.conv.2"), vec![12, 48, 1, 1]);
+    assert_eq!(dims(&c.model, "features.3.conv.2"), vec![12, 72, 1, 1]);
+    assert_eq!(dims(&c.model, "features.3.conv.0.0"), vec![72, 12, 1, 1]);
+    assert_eq!(dims(&c.model, "features.4.conv.0.0"), vec![72, 12, 1, 1]);
+    assert!(!c.notes.iter().any(|n| n.contains("ties them")), "{:?}", c.notes);
     let x = Tensor::rand(0f32, 1., (1, 3, 224, 224), &Device::Cpu).unwrap();
     let y = c.model.graph.forward(&Batch::Dense(x)).unwrap();
     assert_eq!(y.dims(), &[1, 1000]);
-    // Naming a tied layer exactly is an error that says why.
+    // Naming one member of a residual stage prunes the whole stage.
     let p = plan("layers:\n  features.2.conv.2: {prune: {kind: channel, ratio: 0.5}}\n");
-    let err = apply_plan(&model, &p, None, &ApplyOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("features.2.conv.2") && err.contains("ties them"), "{err}");
+    let c = apply_plan(&model, &p, None, &ApplyOptions::default()).unwrap();
+    assert_eq!(dims(&c.model, "features.2.conv.2"), vec![12, 96, 1, 1]);
+    assert_eq!(dims(&c.model, "features.3.conv.2"), vec![12, 144, 1, 1]);
+    assert_eq!(dims(&c.model, "features.4.conv.0.0"), vec![144, 12, 1, 1]);
 }
 
 #[test]

@@ -370,6 +370,20 @@ pub fn expand(
             }
         }
     }
+    // Channel groups: producers whose channels are pruned together (a residual stage) are one
+    // decision, when the space prunes their channels.
+    let channel_groups = sculpt_compress::groups::channel_groups(graph)?;
+    for (idx, options) in &per_layer {
+        let prunes_channels =
+            options.iter().any(|o| o.prune.as_ref().is_some_and(|p| p.kind == PruneKind::Channel));
+        if let Some(g) = channel_groups.of_producer(*idx)
+            && prunes_channels
+            && g.blocked.is_none()
+            && g.producers.len() > 1
+        {
+            tied.entry((usize::MAX, g.name(graph))).or_default().push(*idx);
+        }
+    }
     let mut in_group: BTreeMap<usize, (usize, String)> = BTreeMap::new();
     for (key, members) in &tied {
         if members.len() > 1 {

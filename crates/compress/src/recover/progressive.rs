@@ -252,6 +252,7 @@ mod tests {
             m: None,
             scope: Default::default(),
             criterion: Default::default(),
+            align: None,
         })
     }
 
