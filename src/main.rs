@@ -36,6 +36,10 @@ enum Command {
     Train(cmd::train::Args),
     /// Apply a compression plan and write the compressed model.
     Apply(cmd::apply::Args),
+    /// Write a (compressed) model as ONNX, for onnxruntime and other runtimes.
+    Export(cmd::export::Args),
+    /// End-to-end latency of a (compressed) model through a runner on the target device.
+    Measure(cmd::measure::Args),
     /// Per-layer latency, energy and bytes of a (compressed) model on a device profile.
     Estimate(cmd::estimate::Args),
     /// Fit the host-CPU profile to micro-benchmarks of this machine, and validate it.
@@ -88,6 +92,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => cmd::evaluate::run(&args),
         Command::Train(args) => cmd::train::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
+        Command::Export(args) => cmd::export::run(&args),
+        Command::Measure(args) => cmd::measure::run(&args),
         Command::Estimate(args) => cmd::estimate::run(&args),
         Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Report(args) => cmd::report::run(&args),

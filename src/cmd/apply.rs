@@ -49,7 +49,8 @@ pub(crate) struct Args {
     /// The compression plan (YAML).
     #[arg(long)]
     plan: PathBuf,
-    /// Where to write the compressed model (safetensors).
+    /// Where to write the compressed model: `.safetensors` (sculpt's packed format) or `.onnx`
+    /// (for onnxruntime and other runtimes).
     #[arg(long)]
     out: PathBuf,
     /// Calibration data for activation quantization (default: the bundled calibration subset
@@ -110,6 +111,15 @@ pub(crate) struct RecoveryArgs {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let onnx = match args.out.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => false,
+        Some("onnx") => true,
+        _ => anyhow::bail!(
+            "--out {}: sculpt writes `.safetensors` (its packed format) or `.onnx`; name the file \
+             with one of those extensions",
+            args.out.display()
+        ),
+    };
     let model = super::load_model(&args.model)?;
     let (plan, source) = CompressionPlan::from_path(&args.plan)?;
     let calibration = calibration_batch(&model, args.data.as_deref())?;
@@ -129,8 +139,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     let provenance = provenance.to_string();
-    let predicted = sculpt_compress::write_compressed(&compressed, &args.out, &provenance)
-        .context("cannot write the compressed model")?;
+    let predicted = if onnx {
+        sculpt_compress::export_compressed(&compressed, &provenance, &args.out)
+            .context("cannot export the compressed model to ONNX")?
+    } else {
+        sculpt_compress::write_compressed(&compressed, &args.out, &provenance)
+            .context("cannot write the compressed model")?
+    };
     let file_bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
     let fp32_bytes: u64 = sculpt_model::profile(&model.graph, 1, 8)?.total.weight_bytes;
     let rows: Vec<Vec<String>> = compressed

@@ -334,7 +334,7 @@ fn decode(
     p: &Packing,
     tensors: &HashMap<String, Tensor>,
     origin: &Path,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Encoding)> {
     let bad = |msg: String| Error::Format {
         path: origin.to_path_buf(),
         msg: format!("weight `{name}`: {msg}"),
@@ -385,6 +385,7 @@ fn decode(
         other => return Err(bad(format!("unknown sparse encoding `{other}`"))),
     };
     let n_vals = keep.as_ref().map_or(n_total, |k| k.iter().filter(|x| **x).count());
+    let encoding;
     let vals: Vec<f32> = match p.values.as_str() {
         "int" => {
             let bits = p.bits.ok_or_else(|| bad("missing bits".into()))?;
@@ -430,9 +431,16 @@ fn decode(
                 scales,
                 zeros,
             };
-            q.dequantize()
+            let values = q.dequantize();
+            encoding = Encoding::Int(q);
+            values
         }
         "f32" | "f16" | "bf16" => {
+            encoding = match p.values.as_str() {
+                "f16" => Encoding::Float(FloatFormat::Fp16),
+                "bf16" => Encoding::Float(FloatFormat::Bf16),
+                _ => Encoding::Dense,
+            };
             let t = if keep.is_some() { get("values")? } else { get("")? };
             let v: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             match &keep {
@@ -450,21 +458,35 @@ fn decode(
     if vals.len() != n_total {
         return Err(bad(format!("decoded {} values for shape {:?}", vals.len(), p.shape)));
     }
-    Ok(Tensor::from_vec(vals, p.shape.as_slice(), &Device::Cpu)?)
+    Ok((Tensor::from_vec(vals, p.shape.as_slice(), &Device::Cpu)?, encoding))
 }
 
 /// Loads a compressed file written by [`write_compressed`] into a runnable model.
 pub fn load_compressed(file: SafetensorsFile, origin: &str, kernels: Kernels) -> Result<Model> {
+    Ok(load_stored(file, origin, kernels)?.0)
+}
+
+/// A compressed file's model, how each of its packed weights is stored (by tensor name), and
+/// the file's metadata.
+pub type Stored = (Model, BTreeMap<String, Encoding>, BTreeMap<String, String>);
+
+/// Loads a compressed file with the stored form of its weights (what an export writes).
+pub fn load_stored(file: SafetensorsFile, origin: &str, kernels: Kernels) -> Result<Stored> {
+    let metadata: BTreeMap<String, String> =
+        file.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let Some(packing_json) = file.metadata.get(PACKING_KEY) else {
-        return Ok(sculpt_model::load_safetensors_with_spec(file, origin)?);
+        let model = sculpt_model::load_safetensors_with_spec(file, origin)?;
+        return Ok((model, BTreeMap::new(), metadata));
     };
     let packing: BTreeMap<String, Packing> = serde_json::from_str(packing_json).map_err(|e| {
         Error::Format { path: file.path.clone(), msg: format!("`{PACKING_KEY}` is not valid: {e}") }
     })?;
     let mut tensors = file.tensors.clone();
+    let mut encodings = BTreeMap::new();
     for (name, p) in &packing {
-        let t = decode(name, p, &file.tensors, &file.path)?;
+        let (t, encoding) = decode(name, p, &file.tensors, &file.path)?;
         tensors.insert(name.clone(), t);
+        encodings.insert(name.clone(), encoding);
     }
     let mut decoded =
         SafetensorsFile { path: file.path.clone(), tensors, metadata: file.metadata.clone() };
@@ -481,7 +503,7 @@ pub fn load_compressed(file: SafetensorsFile, origin: &str, kernels: Kernels) ->
             .collect();
         attach_kernels(&mut model, &bits)?;
     }
-    Ok(model)
+    Ok((model, encodings, metadata))
 }
 
 /// Runs the integer-stored Linear layers of an in-memory compressed model on candle's quantized

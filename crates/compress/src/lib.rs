@@ -19,6 +19,7 @@
 
 mod apply;
 mod error;
+mod export;
 mod format;
 pub mod groups;
 mod lowrank;
@@ -32,9 +33,10 @@ pub use apply::{
     expand,
 };
 pub use error::{Error, Result};
+pub use export::{SPARSITY_KEY, export_compressed, export_model_file};
 pub use format::{
-    Export, Kernels, PACKING_KEY, PLAN_KEY, attach_candle_kernels, attach_quantized_kernel,
-    export_tensors, load_any, load_compressed, stored_bytes, write_compressed,
+    Export, Kernels, PACKING_KEY, PLAN_KEY, Stored, attach_candle_kernels, attach_quantized_kernel,
+    export_tensors, load_any, load_compressed, load_stored, stored_bytes, write_compressed,
 };
 pub use lowrank::{choose_rank, factorise, singular_values};
 pub use plan::{

@@ -658,7 +658,7 @@ impl Graph {
 }
 
 /// `t` padded at the end to `length` tokens (id 0, masked out); longer batches are refused.
-fn pad_tokens(t: &TokenBatch, length: usize) -> Result<TokenBatch> {
+pub(crate) fn pad_tokens(t: &TokenBatch, length: usize) -> Result<TokenBatch> {
     let (_, n) = t.ids.dims2()?;
     if n > length {
         return Err(Error::Input {

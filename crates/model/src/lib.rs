@@ -40,7 +40,10 @@ pub use graph::{
     Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
 };
 pub use load::load_model;
-pub use onnx::{Imported, Layout, OnnxOptions, TaskChoice, import_onnx};
+pub use onnx::{
+    ExportOptions, Imported, IntWeight, Layout, OnnxOptions, TaskChoice, WeightStorage,
+    export_onnx, import_onnx, write_onnx, write_onnx_inputs,
+};
 pub use ops::{
     Attention, BatchNorm2d, BatchStats, Conv2d, Embedding, FakeQuant, LayerKind, LayerNorm, Linear,
     NamedWeight, Op, Pool2d,

@@ -48,6 +48,7 @@ mod proxy;
 mod record;
 mod recovery;
 mod run;
+mod runner;
 mod sensitivity;
 mod space;
 
@@ -74,6 +75,7 @@ pub use proxy::{ProxyCheck, TableProxy, proxy_check};
 pub use record::sensitivity_rows;
 pub use recovery::recovery_picks;
 pub use run::{Inputs, RunSummary, objective_names, run_search};
+pub use runner::{Measurement, Runner, Samples, measure_through_runner};
 pub use sensitivity::{
     EvalSet, Reference, SensitivityEntry, SensitivityTable, default_cache_dir, evaluate_plan,
     model_fingerprint, outputs, reference, sensitivity, sha256_hex, tensor_fingerprint,

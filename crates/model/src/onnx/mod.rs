@@ -8,6 +8,11 @@
 //! length is fixed (the sidecar's `tokens`, default 128); its tokenizer pads every sentence to it.
 
 mod convert;
+mod export;
+
+pub use export::{
+    ExportOptions, IntWeight, WeightStorage, export_onnx, write_onnx, write_onnx_inputs,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
