@@ -243,7 +243,7 @@ fn calibrate_writes_a_loadable_profile_its_lookup_table_and_validation_rows() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("end-to-end, 4 random plans"), "{stdout}");
+    assert!(stdout.contains("end-to-end, 4 held-out random plans"), "{stdout}");
     let lookup = std::fs::read_to_string(dir.path().join("host.lookup.csv")).unwrap();
     assert_eq!(
         lookup.lines().next().unwrap(),

@@ -161,3 +161,150 @@ fn a_broken_onnx_file_is_one_line() {
     assert!(lines[0].starts_with("error: ") && lines[0].contains("bad.onnx"), "{stderr}");
     assert!(lines[0].contains("not an ONNX model"), "{stderr}");
 }
+
+/// `sculpt calibrate --runner` against a made-up device whose latencies are known by hand
+/// (tests/fixtures/fake_runner.py: 5 µs per call plus a fixed cost per ONNX node type): each
+/// layer's share, found by timing prefixes, is the cost of the nodes the layer exports to, the
+/// empty model's time becomes the per-inference overhead, and the fitted profile predicts
+/// held-out plans to within the few helper nodes that belong to no costed layer.
+#[test]
+fn calibrate_through_a_runner_recovers_per_layer_costs_known_by_hand() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".fixtures/venv/bin/python");
+    if !python.is_file() {
+        assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no fixtures venv");
+        eprintln!("skipped: run scripts/fetch-fixtures.sh");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("made-up.yaml");
+    let runner = format!("{} tests/fixtures/fake_runner.py", python.display());
+    let stdout = ok(&[
+        "calibrate",
+        "--runner",
+        &runner,
+        "--out",
+        out.to_str().unwrap(),
+        "--models",
+        "builtin:demo-cnn",
+        "--kernel-plans",
+        "10",
+        "--validate-plans",
+        "8",
+        "--reps",
+        "1",
+        "--repeat",
+        "2",
+        "--warmup",
+        "0",
+    ]);
+    assert!(stdout.contains("end-to-end, 8 held-out random plans"), "{stdout}");
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    assert!(yaml.contains("name: made-up"), "{yaml}");
+    assert!(!yaml.contains("runtime:"), "a runner's profile names no runtime: {yaml}");
+    // Empty model: 5 µs + Sub, Div (normalisation) + Identity (output), 0.5 µs each.
+    assert!(yaml.contains("per_inference_us: 6.500"), "{yaml}");
+    let table = std::fs::read_to_string(dir.path().join("made-up.lookup.csv")).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for row in table.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        let us = cells[8].parse::<f64>().unwrap() * 1e6;
+        // Conv 20 + BatchNorm 4 (its share goes to the conv it folds into) at fp32; with
+        // integer weights the export folds the BatchNorm itself and adds a DequantizeLinear (3),
+        // and a Reshape (0.5) after the per-group ones (int4 in blocks of 32, when a row,
+        // k = c_in·kh·kw, is longer than a block); Relu 1; MaxPool 4.
+        let k: usize = cells[5].parse().unwrap_or(0);
+        let expected = match (cells[0], cells[1]) {
+            ("conv2d", "fp32") => 24.0,
+            ("conv2d", "int8") => 23.0,
+            ("conv2d", "int4") if k > 32 => 23.5,
+            ("conv2d", "int4") => 23.0,
+            ("activation", _) => 1.0,
+            ("pool", _) => 4.0,
+            _ => continue,
+        };
+        assert!((us - expected).abs() < 1e-6, "{row}: {us} µs, expected {expected}");
+        kinds.insert(format!("{}/{}", cells[0], cells[1]));
+    }
+    for k in ["conv2d/fp32", "conv2d/int8", "conv2d/int4", "activation/fp32", "pool/fp32"] {
+        assert!(kinds.contains(k), "no {k} row in\n{table}");
+    }
+    let validation = std::fs::read_to_string(dir.path().join("made-up.validation.csv")).unwrap();
+    let rows: Vec<&str> = validation.lines().skip(1).collect();
+    assert_eq!(rows.len(), 8, "{validation}");
+    for row in rows {
+        let cells: Vec<f64> = row.split(',').skip(2).map(|c| c.parse().unwrap()).collect();
+        let (predicted, measured) = (cells[0], cells[1]);
+        // Flatten (0.5 µs) has no costed workload; the rest is exact.
+        assert!(
+            (predicted - measured).abs() <= 0.6e-6,
+            "{row}: predicted {predicted}, measured {measured}"
+        );
+    }
+}
+
+/// The made-up device's latency of an ONNX file, seconds (tests/fixtures/fake_runner.py's rule,
+/// computed here by counting the file's nodes with the `onnx` package).
+fn made_up_latency_s(python: &Path, file: &Path) -> f64 {
+    let script = "import onnx, sys\n\
+        c = {'Conv': 20, 'Gemm': 12, 'MatMul': 12, 'DequantizeLinear': 3, 'QuantizeLinear': 2,\n\
+             'BatchNormalization': 4, 'Relu': 1, 'MaxPool': 4}\n\
+        m = onnx.load(sys.argv[1])\n\
+        print((5 + sum(c.get(n.op_type, 0.5) for n in m.graph.node)) * 1e-6)\n";
+    let out = Command::new(python).args(["-c", script]).arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `sculpt search --measure-front R`: every front plan is exported and timed through the runner,
+/// and front.csv holds that time as the measured latency (checked against the made-up device's
+/// cost of each plan's own `sculpt apply --out x.onnx` export).
+#[test]
+fn search_measures_its_front_through_a_runner() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".fixtures/venv/bin/python");
+    if !python.is_file() {
+        assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no fixtures venv");
+        eprintln!("skipped: run scripts/fetch-fixtures.sh");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let runner = format!("{} tests/fixtures/fake_runner.py", python.display());
+    ok(&[
+        "search",
+        "--proxy",
+        "data-free",
+        "--hardware",
+        "tpu-like",
+        "--budget",
+        "200",
+        "--no-cache",
+        "--out",
+        run.to_str().unwrap(),
+        "--measure-front",
+        &runner,
+        "--warmup",
+        "0",
+        "--repeat",
+        "1",
+    ]);
+    let run_yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    assert!(run_yaml.contains("timed through the runner"), "{run_yaml}");
+    let front = std::fs::read_to_string(run.join("front.csv")).unwrap();
+    let mut lines = front.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut distinct = std::collections::BTreeSet::new();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[col("latency_source")], "measured", "{line}");
+        let measured: f64 = cells[col("latency_s_measured")].parse().unwrap();
+        let plan = run.join(cells[col("plan_file")]);
+        let onnx = tmp.path().join(format!("plan-{i}.onnx"));
+        ok(&["apply", "--plan", plan.to_str().unwrap(), "--out", onnx.to_str().unwrap()]);
+        let expected = made_up_latency_s(&python, &onnx);
+        assert!((measured - expected).abs() < 1e-9, "{line}: {measured} vs {expected}");
+        distinct.insert((expected * 1e9) as u64);
+    }
+    // The front differs in what its plans export to (integer weights add DequantizeLinear nodes).
+    assert!(distinct.len() > 1, "{front}");
+}

@@ -14,21 +14,11 @@ use crate::output::{self, Format};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The model (a compressed file is costed as stored).
-    #[arg(long, default_value = super::DEFAULT_MODEL)]
-    model: String,
-    /// A compression plan to apply first.
-    #[arg(long)]
-    plan: Option<PathBuf>,
+    #[command(flatten)]
+    input: super::ModelInput,
     /// The device profile (YAML).
     #[arg(long)]
     hardware: PathBuf,
-    /// Samples per inference.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-    /// Tokens per sample, for text models.
-    #[arg(long, default_value_t = 128)]
-    tokens: usize,
     /// Also run the model on this CPU and print measured beside predicted latency.
     #[arg(long)]
     measure: bool,
@@ -46,10 +36,13 @@ fn bound_name(b: Bound) -> &'static str {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.batch >= 1 && args.tokens >= 1, "--batch and --tokens must be at least 1");
+    anyhow::ensure!(
+        args.input.batch >= 1 && args.input.tokens >= 1,
+        "--batch and --tokens must be at least 1"
+    );
     let cost_model = CostModel::load(&args.hardware)?;
-    let base = super::load_model_with(&args.model, sculpt_compress::Kernels::Candle)?;
-    let (model, options): (Model, BTreeMap<String, LayerOption>) = match &args.plan {
+    let base = super::load_model_with(&args.input.model, sculpt_compress::Kernels::Candle)?;
+    let (model, options): (Model, BTreeMap<String, LayerOption>) = match &args.input.plan {
         None => (base, BTreeMap::new()),
         Some(path) => {
             let (plan, source) = CompressionPlan::from_path(path)?;
@@ -57,7 +50,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             // calibrates its activation quantizers (if the plan has any) on random inputs.
             let calibration = match super::apply::calibration_batch(&base, None)? {
                 Some(batch) => Some(batch),
-                None => Some(sculpt_model::random_batch(&base.graph, 1, args.tokens)?),
+                None => Some(sculpt_model::random_batch(&base.graph, 1, args.input.tokens)?),
             };
             let mut c = sculpt_compress::apply_plan(
                 &base,
@@ -70,10 +63,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             (c.model, options)
         }
     };
-    let (cost, workloads) =
-        sculpt_pipeline::graph_cost(&model.graph, &options, &cost_model, args.batch, args.tokens)?;
-    let measured =
-        if args.measure { Some(measure(&model, args.batch, args.tokens)?) } else { None };
+    let (cost, workloads) = sculpt_pipeline::graph_cost(
+        &model.graph,
+        &options,
+        &cost_model,
+        args.input.batch,
+        args.input.tokens,
+    )?;
+    let measured = if args.measure {
+        Some(measure(&model, args.input.batch, args.input.tokens)?)
+    } else {
+        None
+    };
     let rows: Vec<Vec<String>> = cost
         .layers
         .iter()
@@ -106,7 +107,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             let mut doc = json!({
-                "model": model.name, "hardware": cost_model.profile().name(), "batch": args.batch,
+                "model": model.name, "hardware": cost_model.profile().name(), "batch": args.input.batch,
                 "layers": layers,
                 "total": {
                     "latency_s": cost.latency_s, "energy_j": cost.energy_j, "weight_bytes": cost.weight_bytes,
@@ -139,7 +140,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "\n{} on {} (batch {}): latency {:.3} ms, energy {:.3} mJ, weights {} bytes, peak activations {} bytes, {}",
                 model.name,
                 cost_model.profile().name(),
-                args.batch,
+                args.input.batch,
                 cost.latency_s * 1e3,
                 cost.energy_j * 1e3,
                 output::thousands(cost.weight_bytes),

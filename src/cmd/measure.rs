@@ -2,42 +2,23 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde_json::json;
 
 use sculpt_compress::CompressionPlan;
-use sculpt_pipeline::Runner;
 
 use crate::output::{self, Format};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The model to time (compressed by --plan when given).
-    #[arg(long, default_value = super::DEFAULT_MODEL)]
-    model: String,
-    /// A compression plan applied before the export.
-    #[arg(long)]
-    plan: Option<PathBuf>,
+    #[command(flatten)]
+    input: super::ModelInput,
     /// The runner command (e.g. `scripts/runners/onnxruntime.py --threads 1`); see
     /// docs/runners.md for the protocol.
     #[arg(long)]
     runner: String,
-    /// Samples per call.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-    /// Tokens per sample for text models without a fixed length.
-    #[arg(long, default_value_t = 128)]
-    tokens: usize,
-    /// Untimed runs first.
-    #[arg(long, default_value_t = 10)]
-    warmup: usize,
-    /// Timed runs.
-    #[arg(long, default_value_t = 50)]
-    repeat: usize,
-    /// Seconds one runner call may take before it is stopped.
-    #[arg(long, default_value_t = 600.0)]
-    timeout: f64,
+    #[command(flatten)]
+    calls: super::RunnerCalls,
     /// Keep the exported model and inputs in this directory (default: a temporary one).
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -50,15 +31,10 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.repeat > 0, "--repeat: needs at least 1 timed run");
-    anyhow::ensure!(args.batch > 0, "--batch: needs at least 1 sample");
-    anyhow::ensure!(
-        args.timeout.is_finite() && args.timeout > 0.0,
-        "--timeout: expected seconds > 0, got {}",
-        args.timeout
-    );
-    let model = super::load_model(&args.model)?;
-    let plan = match &args.plan {
+    anyhow::ensure!(args.input.batch > 0, "--batch: needs at least 1 sample");
+    let runner = args.calls.runner(&args.runner)?;
+    let model = super::load_model(&args.input.model)?;
+    let plan = match &args.input.plan {
         Some(p) => Some(CompressionPlan::from_path(p)?),
         None => None,
     };
@@ -66,13 +42,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(_) => super::apply::calibration_batch(&model, args.data.as_deref())?,
         None => None,
     };
-    let input = sculpt_model::random_batch(&model.graph, args.batch, args.tokens)?;
-    let runner = Runner {
-        command: args.runner.clone(),
-        warmup: args.warmup,
-        repeat: args.repeat,
-        timeout: Duration::from_secs_f64(args.timeout),
-    };
+    let input = sculpt_model::random_batch(&model.graph, args.input.batch, args.input.tokens)?;
     let temp;
     let dir = match &args.keep {
         Some(d) => {
@@ -86,7 +56,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let m = sculpt_pipeline::measure_through_runner(
         &model,
-        plan.as_ref().map(|(p, s)| (p, s)),
+        plan.as_ref().map(|(p, s)| (p, Some(s))),
         calibration.as_ref(),
         &input,
         &runner,
@@ -99,10 +69,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "model": args.model,
-                "plan": args.plan.as_ref().map(|p| p.display().to_string()),
+                "model": args.input.model,
+                "plan": args.input.plan.as_ref().map(|p| p.display().to_string()),
                 "file_bytes": m.file_bytes,
-                "batch": args.batch,
+                "batch": args.input.batch,
                 "samples": s.latencies_ms.len(),
                 "median_ms": median, "p10_ms": p10, "p90_ms": p90, "min_ms": min,
                 "runner": args.runner,

@@ -52,3 +52,53 @@ pub(crate) fn proxy_parser()
                 .ok_or_else(|| format!("unknown proxy `{name}`"))
         })
 }
+
+/// How each runner call is made (`measure`, `calibrate --runner`).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct RunnerCalls {
+    /// Untimed runs first, in every runner call.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Timed runs per runner call.
+    #[arg(long, default_value_t = 50)]
+    repeat: usize,
+    /// Seconds one runner call may take before it is stopped.
+    #[arg(long, default_value_t = 600.0)]
+    timeout: f64,
+}
+
+impl RunnerCalls {
+    /// The runner `command` called with these settings.
+    pub(crate) fn runner(&self, command: &str) -> anyhow::Result<sculpt_pipeline::Runner> {
+        anyhow::ensure!(self.repeat > 0, "--repeat: needs at least 1 timed run");
+        anyhow::ensure!(
+            self.timeout.is_finite() && self.timeout > 0.0,
+            "--timeout: expected seconds > 0, got {}",
+            self.timeout
+        );
+        Ok(sculpt_pipeline::Runner {
+            command: command.to_string(),
+            warmup: self.warmup,
+            repeat: self.repeat,
+            timeout: std::time::Duration::from_secs_f64(self.timeout),
+        })
+    }
+}
+
+/// The model a command costs or times, the plan that compresses it first, and the input shape
+/// (`estimate`, `measure`).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ModelInput {
+    /// The model (a compressed file is used as stored).
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub(crate) model: String,
+    /// A compression plan applied first.
+    #[arg(long)]
+    pub(crate) plan: Option<std::path::PathBuf>,
+    /// Samples per inference.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) batch: usize,
+    /// Tokens per sample, for text models without a fixed length.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) tokens: usize,
+}

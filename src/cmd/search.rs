@@ -105,6 +105,12 @@ pub(crate) struct Args {
     /// Train each recovery on at most this many samples (class-balanced).
     #[arg(long)]
     recover_train_samples: Option<usize>,
+    /// Re-time every front plan through this runner (docs/runners.md) as an ONNX export; the
+    /// report shows the measured latency beside the predicted one.
+    #[arg(long, value_name = "RUNNER")]
+    measure_front: Option<String>,
+    #[command(flatten)]
+    calls: super::RunnerCalls,
 }
 
 /// The `--recover` settings, checked.
@@ -169,6 +175,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         proxy: args.proxy,
         export_problem: args.export_problem.clone(),
         recovery: recovery(args)?,
+        measure_front: args.measure_front.as_deref().map(|r| args.calls.runner(r)).transpose()?,
     };
     let progress = Progress::new();
     let summary = sculpt_pipeline::run_search(&config, &progress, Some(progress.observer()));

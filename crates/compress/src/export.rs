@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sculpt_model::{ExportOptions, IntWeight, SafetensorsFile, WeightStorage};
+use sculpt_model::{ExportOptions, Graph, IntWeight, Node, SafetensorsFile, WeightStorage};
 
 use crate::apply::{Compressed, Encoding, ZeroPattern};
 use crate::error::Result;
@@ -54,6 +54,57 @@ fn options(
     }
 }
 
+/// Writes `graph` with `options`, after folding every BatchNorm that follows a layer with integer
+/// weights into that layer. onnxruntime folds a BatchNorm only into a float initializer: behind
+/// a `DequantizeLinear` it stays, runs on every inference, and keeps `DequantizeLinear → Conv →
+/// QuantizeLinear` from becoming one integer kernel. The factor `γ/σ` of each output channel
+/// goes into the channel's weight scales (a negative factor mirrors the channel's integers) and
+/// the shifted bias into the float bias, so the stored integers stay as they are.
+fn write(graph: &Graph, mut options: ExportOptions, path: &Path) -> Result<u64> {
+    let is_int = |n: &Node| {
+        matches!(options.weights.get(&format!("{}.weight", n.name)), Some(WeightStorage::Int(_)))
+    };
+    let (folded, factors) = graph.fold_batch_norms_into(&is_int)?;
+    for (layer, f) in factors {
+        if let Some(WeightStorage::Int(q)) = options.weights.get_mut(&format!("{layer}.weight")) {
+            scale_rows(q, &f);
+        }
+    }
+    Ok(sculpt_model::write_onnx(&folded, &options, path)?)
+}
+
+/// Multiplies row `r` of an integer weight by `f[r]`: its scales by `|f[r]|`, its integers
+/// mirrored when `f[r] < 0` (`q → −q` around zero for symmetric weights, `q → 2^b − 1 − q` with
+/// the zero point for asymmetric ones, both exact).
+fn scale_rows(q: &mut IntWeight, f: &[f32]) {
+    if q.per_tensor {
+        q.scales = vec![q.scales[0]; q.rows];
+        if !q.zeros.is_empty() {
+            q.zeros = vec![q.zeros[0]; q.rows];
+        }
+        q.per_tensor = false;
+        q.group_cols = q.cols;
+    }
+    let groups = q.scales.len() / q.rows.max(1);
+    let top = (1i32 << q.bits) - 1;
+    let half = 1i32 << (q.bits - 1);
+    for (r, &fr) in f.iter().enumerate().take(q.rows) {
+        for s in &mut q.scales[r * groups..(r + 1) * groups] {
+            *s = (*s * fr.abs()).max(f32::MIN_POSITIVE);
+        }
+        if fr >= 0.0 {
+            continue;
+        }
+        let row = &mut q.values[r * q.cols..(r + 1) * q.cols];
+        if q.zeros.is_empty() {
+            row.iter_mut().for_each(|v| *v = (-*v).clamp(-half, half - 1));
+        } else {
+            row.iter_mut().for_each(|v| *v = top - *v);
+            q.zeros[r * groups..(r + 1) * groups].iter_mut().for_each(|z| *z = top - *z);
+        }
+    }
+}
+
 /// Writes an in-memory compressed model as ONNX (atomically); returns the file's size.
 pub fn export_compressed(compressed: &Compressed, provenance: &str, path: &Path) -> Result<u64> {
     let encodings: BTreeMap<String, Encoding> =
@@ -75,7 +126,20 @@ pub fn export_compressed(compressed: &Compressed, provenance: &str, path: &Path)
         metadata.push((SPARSITY_KEY.to_string(), sparsity_note(&sparse.join(", "))));
     }
     let options = options(&compressed.model.name, &encodings, metadata);
-    Ok(sculpt_model::write_onnx(&compressed.model.graph, &options, path)?)
+    write(&compressed.model.graph, options, path)
+}
+
+/// Writes `graph`, a graph whose layers are layers of `compressed` (a prefix of it, for timing
+/// layers in context), as ONNX with those layers' stored weights; returns the file's size.
+pub fn export_part(
+    compressed: &Compressed,
+    graph: &sculpt_model::Graph,
+    path: &Path,
+) -> Result<u64> {
+    let encodings: BTreeMap<String, Encoding> =
+        compressed.stored.iter().map(|(k, s)| (k.clone(), s.encoding.clone())).collect();
+    let options = options(&compressed.model.name, &encodings, Vec::new());
+    write(graph, options, path)
 }
 
 fn sparsity_note(which: &str) -> String {
@@ -100,5 +164,72 @@ pub fn export_model_file(name: &str, path: &Path) -> Result<u64> {
         .collect();
     metadata.push(("sculpt.source".to_string(), name.to_string()));
     let options = options(&model.name, &encodings, metadata);
-    Ok(sculpt_model::write_onnx(&model.graph, &options, path)?)
+    write(&model.graph, options, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dequantize(q: &IntWeight) -> Vec<f32> {
+        let groups = if q.per_tensor { 1 } else { q.scales.len() / q.rows };
+        let mut out = Vec::new();
+        for r in 0..q.rows {
+            for c in 0..q.cols {
+                let g = if q.per_tensor { 0 } else { r * groups + c / q.group_cols };
+                let z = q.zeros.get(g).copied().unwrap_or(0);
+                out.push((q.values[r * q.cols + c] - z) as f32 * q.scales[g]);
+            }
+        }
+        out
+    }
+
+    /// Folding a BatchNorm into an integer layer multiplies each output row of the dequantized
+    /// weight by its factor, negative ones included, for symmetric and asymmetric weights with
+    /// per-tensor, per-channel and per-group scales, and leaves every integer in its range.
+    #[test]
+    fn scaling_rows_multiplies_each_dequantized_row_by_its_factor() {
+        let f = [0.5f32, -2.0, 1.25];
+        for (symmetric, per_tensor, group_cols) in [
+            (true, false, 4),
+            (true, true, 4),
+            (false, false, 4),
+            (false, true, 4),
+            (true, false, 2),
+        ] {
+            let (rows, cols, bits) = (3usize, 4usize, 4u8);
+            let values: Vec<i32> =
+                (0..12).map(|i: i32| if symmetric { i * 5 % 15 - 7 } else { i * 7 % 16 }).collect();
+            let groups = if per_tensor { 1 } else { rows * cols / group_cols };
+            let mut q = IntWeight {
+                rows,
+                cols,
+                bits,
+                values,
+                scales: (0..groups).map(|g| 0.1 + 0.01 * g as f32).collect(),
+                zeros: if symmetric {
+                    Vec::new()
+                } else {
+                    (0..groups).map(|g| 7 + g as i32 % 2).collect()
+                },
+                group_cols,
+                per_tensor,
+            };
+            let before = dequantize(&q);
+            scale_rows(&mut q, &f);
+            let after = dequantize(&q);
+            for r in 0..rows {
+                for c in 0..cols {
+                    let (a, b) = (after[r * cols + c], before[r * cols + c] * f[r]);
+                    assert!(
+                        (a - b).abs() < 1e-6,
+                        "{symmetric} {per_tensor} {group_cols}: {a} vs {b}"
+                    );
+                }
+            }
+            let (lo, hi) = if symmetric { (-8, 7) } else { (0, 15) };
+            assert!(q.values.iter().chain(&q.zeros).all(|v| (lo..=hi).contains(v)));
+            assert!(q.scales.iter().all(|s| *s > 0.0));
+        }
+    }
 }

@@ -33,12 +33,12 @@ pub use apply::{
     expand,
 };
 pub use error::{Error, Result};
-pub use export::{SPARSITY_KEY, export_compressed, export_model_file};
+pub use export::{SPARSITY_KEY, export_compressed, export_model_file, export_part};
 pub use format::{
     Export, Kernels, PACKING_KEY, PLAN_KEY, Stored, attach_candle_kernels, attach_quantized_kernel,
     export_tensors, load_any, load_compressed, load_stored, stored_bytes, write_compressed,
 };
-pub use lowrank::{choose_rank, factorise, singular_values};
+pub use lowrank::{choose_rank, factorise, full_rank, singular_values};
 pub use plan::{
     ActCalibration, Clip, CompressionPlan, Criterion, FloatFormat, Granularity, LayerOption,
     PlanSource, Prune, PruneKind, PruneScope, Quant, Rank, ResolvedLayer, ResolvedPlan, glob_match,

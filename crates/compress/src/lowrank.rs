@@ -16,6 +16,28 @@ pub fn singular_values(op: &Op) -> Result<Vec<f64>> {
     Ok(m.singular_values().iter().copied().collect())
 }
 
+/// The number of singular values of the matrix the layer factorises, from its shape alone
+/// (what [`singular_values`]`(op).len()` is, without the SVD).
+pub fn full_rank(op: &Op) -> Result<usize> {
+    let (rows, cols) = matrix_shape(op)?;
+    Ok(rows.min(cols))
+}
+
+/// `(rows, cols)` of the matrix [`layer_matrix`] builds.
+fn matrix_shape(op: &Op) -> Result<(usize, usize)> {
+    match op {
+        Op::Linear(l) => Ok((l.out_features(), l.in_features())),
+        Op::Conv2d(c) if c.groups == 1 => {
+            let (o, i) = (c.out_channels(), c.weight.dims()[1]);
+            let (kh, kw) = c.kernel();
+            Ok(if kh == 1 && kw == 1 { (o, i) } else { (i * kh, o * kw) })
+        }
+        other => Err(Error::Unsupported {
+            what: format!("low-rank factorisation of a {} layer", other.kind()),
+        }),
+    }
+}
+
 /// The rank an option asks for, given the singular values.
 pub fn choose_rank(rank: &Rank, sv: &[f64]) -> usize {
     let full = sv.len();
@@ -44,18 +66,15 @@ fn to_matrix(t: &Tensor, rows: usize, cols: usize) -> Result<DMatrix<f64>> {
 
 /// The matrix whose SVD factorises the layer.
 fn layer_matrix(op: &Op) -> Result<DMatrix<f64>> {
+    let (rows, cols) = matrix_shape(op)?;
     match op {
-        Op::Linear(l) => to_matrix(&l.weight, l.out_features(), l.in_features()),
-        Op::Conv2d(c) if c.groups == 1 => {
-            let (o, i) = (c.out_channels(), c.weight.dims()[1]);
-            let (kh, kw) = c.kernel();
-            if kh == 1 && kw == 1 {
-                return to_matrix(&c.weight, o, i);
-            }
+        Op::Conv2d(c) if c.kernel() != (1, 1) => {
             // M[(ci, y), (o, x)] = W[o, ci, y, x].
             let w = c.weight.permute((1, 2, 0, 3))?.contiguous()?;
-            to_matrix(&w, i * kh, o * kw)
+            to_matrix(&w, rows, cols)
         }
+        Op::Conv2d(c) => to_matrix(&c.weight, rows, cols),
+        Op::Linear(l) => to_matrix(&l.weight, rows, cols),
         other => Err(Error::Unsupported {
             what: format!("low-rank factorisation of a {} layer", other.kind()),
         }),
@@ -248,6 +267,31 @@ mod tests {
         let got = forward(&Op::Conv2d(c2), &mid);
         assert_eq!(got.dims(), expected.dims());
         assert!(max_diff(&got, &expected) < 1e-3, "{}", max_diff(&got, &expected));
+    }
+
+    /// The shape rule against the SVD's own count, for a wide and a tall Linear, a 1×1 Conv
+    /// and 3×3 Convs either way round.
+    #[test]
+    fn full_rank_from_the_shape_is_the_number_of_singular_values() {
+        let dev = &Device::Cpu;
+        let conv = |o: usize, i: usize, k: usize| {
+            Op::Conv2d(Conv2d {
+                weight: Tensor::randn(0f32, 1., (o, i, k, k), dev).unwrap(),
+                bias: None,
+                stride: (1, 1),
+                padding: (k / 2, k / 2),
+                dilation: 1,
+                groups: 1,
+            })
+        };
+        let linear = |o: usize, i: usize| {
+            Op::Linear(Linear::new(Tensor::randn(0f32, 1., (o, i), dev).unwrap(), None))
+        };
+        for op in [linear(7, 3), linear(3, 7), conv(5, 2, 1), conv(4, 3, 3), conv(2, 9, 3)] {
+            assert_eq!(full_rank(&op).unwrap(), singular_values(&op).unwrap().len());
+        }
+        // By hand: 4 outputs, 3 inputs, 3×3 → a 9 × 12 matrix, 9 singular values.
+        assert_eq!(full_rank(&conv(4, 3, 3)).unwrap(), 9);
     }
 
     #[test]

@@ -14,10 +14,12 @@
 //!   before training counts as epoch 0) is the result. A loss that becomes non-finite stops
 //!   training and restores the best checkpoint; [`Recovered::stopped`] says so.
 //!
-//! `finetune` and `distill` train the float weights and re-quantize them at export; `qat` trains
-//! through fake-quantized weights (a straight-through estimator), so the layers learn on their
-//! grid. `qat` and `distill` use [`distillation_loss`] with the uncompressed model as the
-//! teacher; `alpha = 0` makes it plain cross-entropy.
+//! The method chooses the loss; the forward pass is the same for all: every quantized layer
+//! trains through fake-quantized weights (a straight-through estimator), so it learns on the grid
+//! it is exported to (training float weights and re-quantizing them afterwards loses most of what
+//! was learned at 3 bits). `finetune` uses cross-entropy on labels; `distill` and `qat` (the
+//! same, under the name other tools use) use [`distillation_loss`] with the uncompressed model as
+//! the teacher; `alpha = 0` makes it plain cross-entropy.
 
 mod data;
 mod loss;
@@ -49,8 +51,8 @@ pub enum RecoveryMethod {
     Finetune,
     /// Knowledge distillation from the uncompressed model (see [`distillation_loss`]).
     Distill,
-    /// Quantization-aware training: fake-quantized weights in the forward pass, gradients passed
-    /// straight through, trained with the distillation loss.
+    /// Quantization-aware training with the distillation loss: since every method trains
+    /// quantized layers through their grid, the same as [`RecoveryMethod::Distill`].
     Qat,
 }
 
@@ -540,11 +542,9 @@ impl TrainHooks for Hooks<'_, '_> {
     }
 
     fn before_forward(&mut self, graph: &mut Graph, vars: &[TrainVar]) -> sculpt_model::Result<()> {
-        if self.config.method != RecoveryMethod::Qat {
-            return Ok(());
-        }
-        // The forward pass sees the weight on its grid; the gradient reaches the float weight
-        // unchanged (straight-through estimator): w + (q(w) − w), the bracket without gradient.
+        // Whatever the loss, a quantized layer trains through its grid: the forward pass sees
+        // the weight on its grid; the gradient reaches the float weight unchanged
+        // (straight-through estimator): w + (q(w) − w), the bracket without gradient.
         for spec in self.specs.iter().filter(|s| s.grid != Grid::None) {
             let Some(v) = var_of(vars, spec.node) else { continue };
             let w = v.var.as_tensor();

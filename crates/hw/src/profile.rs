@@ -215,6 +215,17 @@ impl Profile {
         &self.raw.name
     }
 
+    /// The same profile for another device measured the same way: renamed and described anew,
+    /// with the runtime given (a profile fitted to a runner's timings describes no runtime
+    /// sculpt runs itself).
+    pub fn renamed(&self, name: &str, description: &str, runtime: Option<Runtime>) -> Profile {
+        let mut raw = self.raw.clone();
+        raw.name = name.to_string();
+        raw.description = Some(description.to_string());
+        raw.runtime = runtime;
+        Profile { raw, origin: self.origin.clone() }
+    }
+
     /// The runtime the profile describes, when sculpt can run it on this machine (`runtime:`).
     pub fn runtime(&self) -> Option<Runtime> {
         self.raw.runtime

@@ -16,6 +16,19 @@ pub enum ValueRef {
     Node(usize),
 }
 
+/// A layer a BatchNorm was folded into, and the per-channel factor `γ/σ` its weights took.
+pub type FoldFactors = (String, Vec<f32>);
+
+impl ValueRef {
+    /// What this reference names among per-input values `inputs` and per-node values `nodes`.
+    pub fn pick<'a, T>(&self, inputs: &'a [T], nodes: &'a [T]) -> &'a T {
+        match self {
+            ValueRef::Input(i) => &inputs[*i],
+            ValueRef::Node(j) => &nodes[*j],
+        }
+    }
+}
+
 /// What a graph input carries.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InputKind {
@@ -305,6 +318,48 @@ impl Graph {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// The graph of the first `len` nodes, whose outputs are every value those nodes compute that
+    /// a later node or a graph output reads, and the last node's (so a runtime that drops dead
+    /// nodes still runs them all). `len = 0` is the graph that only passes its first input
+    /// through. Used to time layers in context: the difference between consecutive prefixes is
+    /// one layer's share of a whole pass.
+    pub fn prefix(&self, len: usize) -> Result<Graph> {
+        let len = len.min(self.nodes.len());
+        let nodes: Vec<Node> = self.nodes[..len].to_vec();
+        let mut live = vec![false; len];
+        if let Some(last) = len.checked_sub(1) {
+            live[last] = true;
+        }
+        for node in &self.nodes[len..] {
+            for v in &node.inputs {
+                if let ValueRef::Node(j) = v
+                    && *j < len
+                {
+                    live[*j] = true;
+                }
+            }
+        }
+        for (_, v) in &self.outputs {
+            if let ValueRef::Node(j) = v
+                && *j < len
+            {
+                live[*j] = true;
+            }
+        }
+        let mut outputs: Vec<(String, ValueRef)> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l)
+            .map(|(j, _)| (format!("{}:prefix_out", nodes[j].name), ValueRef::Node(j)))
+            .collect();
+        if outputs.is_empty() {
+            outputs.push(("input:prefix_out".into(), ValueRef::Input(0)));
+        }
+        Ok(Graph::new(self.inputs.clone(), nodes, outputs, Task::Embedding { dim: 1 })?
+            .with_batch_limit(self.batch_limit)
+            .with_token_length(self.token_length))
+    }
+
     /// The indices of the nodes that read the output of node `idx`.
     pub fn consumers(&self, idx: usize) -> Vec<usize> {
         self.nodes
@@ -364,14 +419,8 @@ impl Graph {
         let input_shapes = self.input_shapes(batch, tokens);
         let mut shapes: Vec<Vec<usize>> = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
-            let ins: Vec<&[usize]> = node
-                .inputs
-                .iter()
-                .map(|v| match v {
-                    ValueRef::Input(i) => input_shapes[*i].as_slice(),
-                    ValueRef::Node(j) => shapes[*j].as_slice(),
-                })
-                .collect();
+            let ins: Vec<&[usize]> =
+                node.inputs.iter().map(|v| v.pick(&input_shapes, &shapes).as_slice()).collect();
             let out = node.op.output_shape(&ins, batch).map_err(|msg| Error::Graph {
                 msg: format!("layer `{}` ({}): {msg}", node.name, node.op.kind()),
             })?;
@@ -525,15 +574,26 @@ impl Graph {
     /// The same model with every BatchNorm that directly follows a Conv2d or Linear (its only
     /// reader) folded into that layer's weights and bias, as inference runtimes do:
     /// `W' = W·γ/σ`, `b' = (b − μ)·γ/σ + β` per output channel, `σ = sqrt(var + eps)`.
-    #[allow(clippy::needless_range_loop)]
     pub fn fold_batch_norms(&self) -> Result<Graph> {
+        Ok(self.fold_batch_norms_into(&|_| true)?.0)
+    }
+
+    /// [`Graph::fold_batch_norms`] for the layers `which` accepts only; also returns, per layer
+    /// folded into, its name and the per-channel factor `γ/σ` its weights were multiplied by.
+    #[allow(clippy::needless_range_loop)]
+    pub fn fold_batch_norms_into(
+        &self,
+        which: &dyn Fn(&Node) -> bool,
+    ) -> Result<(Graph, Vec<FoldFactors>)> {
         let mut nodes = self.nodes.clone();
         let mut folded = vec![false; nodes.len()];
+        let mut factors = Vec::new();
         for idx in 0..nodes.len() {
             let Op::BatchNorm2d(bn) = &self.nodes[idx].op else { continue };
             let Some(ValueRef::Node(p)) = self.nodes[idx].inputs.first().copied() else { continue };
             if self.consumers(p) != [idx]
                 || self.outputs.iter().any(|(_, v)| *v == ValueRef::Node(p))
+                || !which(&self.nodes[p])
             {
                 continue;
             }
@@ -558,6 +618,7 @@ impl Graph {
                 _ => continue,
             }
             folded[idx] = true;
+            factors.push((self.nodes[p].name.clone(), scale.to_vec1::<f32>()?));
         }
         // Drop the folded nodes; readers of a folded BatchNorm read its producer.
         let mut map: Vec<usize> = Vec::with_capacity(nodes.len());
@@ -579,7 +640,7 @@ impl Graph {
             out.push(Node { inputs, ..node });
             map.push(out.len() - 1);
         }
-        self.with_nodes(out, |i| map[i])
+        Ok((self.with_nodes(out, |i| map[i])?, factors))
     }
 
     /// Turns a batch into one tensor per graph input, checking shapes and normalising images

@@ -37,7 +37,8 @@ pub use arch::{BertConfig, CnnConfig, ImageInput, MlpConfig, MlpInput, MobileNet
 pub use builtin::{BUILTIN_MODELS, DEMO_CNN_SPEC, DEMO_MLP_SPEC, builtin_spec};
 pub use error::{Error, Result};
 pub use graph::{
-    Batch, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task, TokenBatch, ValueRef,
+    Batch, FoldFactors, Forward, ForwardOptions, Graph, InputKind, InputSpec, Node, Task,
+    TokenBatch, ValueRef,
 };
 pub use load::load_model;
 pub use onnx::{

@@ -66,14 +66,8 @@ pub fn profile(graph: &Graph, batch: usize, tokens: usize) -> Result<ModelProfil
     let mut layers = Vec::with_capacity(graph.nodes().len());
     let mut total = ProfileTotal::default();
     for (idx, node) in graph.nodes().iter().enumerate() {
-        let ins: Vec<Vec<usize>> = node
-            .inputs
-            .iter()
-            .map(|v| match v {
-                ValueRef::Input(i) => input_shapes[*i].clone(),
-                ValueRef::Node(j) => shapes[*j].clone(),
-            })
-            .collect();
+        let ins: Vec<Vec<usize>> =
+            node.inputs.iter().map(|v| v.pick(&input_shapes, &shapes).clone()).collect();
         let in_refs: Vec<&[usize]> = ins.iter().map(Vec::as_slice).collect();
         let params = node.op.n_params();
         let macs = node.op.macs(&in_refs, &shapes[idx]);

@@ -222,6 +222,24 @@ pub const FREE_PARAMS: [FreeParam; 9] = [
     FreeParam::Utilisation(WorkloadKind::Pool),
 ];
 
+/// The parameters of [`FREE_PARAMS`] that `measurements` can determine: a precision's rate only
+/// when some layer with weights was measured at it, a kind's utilisation only when the kind was
+/// measured. Fitting a parameter no measurement depends on would leave it anywhere.
+pub fn free_params_for(measurements: &[Measurement]) -> Vec<FreeParam> {
+    FREE_PARAMS
+        .iter()
+        .copied()
+        .filter(|p| match p {
+            FreeParam::Throughput(precision) => measurements.iter().any(|m| {
+                m.workload.gemm.is_some()
+                    && m.compression.requested_precision(&m.workload) == *precision
+            }),
+            FreeParam::Utilisation(kind) => measurements.iter().any(|m| m.workload.kind == *kind),
+            _ => true,
+        })
+        .collect()
+}
+
 /// Measures, fits and validates.
 pub fn calibrate(
     profile: &Profile,
@@ -273,7 +291,8 @@ pub struct TimedPlan {
     pub graph: Graph,
     /// Each layer's option.
     pub options: BTreeMap<String, sculpt_compress::LayerOption>,
-    input: Batch,
+    /// The input of in-process timing (none when a runner times the plan).
+    pub(crate) input: Option<Batch>,
     /// Seconds of each timed whole pass.
     pub whole_s: Vec<f64>,
     /// Seconds of each node in each timed pass: `node_s[node][pass]`.
@@ -297,6 +316,18 @@ impl PlanTimings {
         stat: TimingStat,
         cost_model: &CostModel,
     ) -> Result<(Vec<Measurement>, f64)> {
+        let (mut kernels, overhead) = self.layer_shares(stat, cost_model)?;
+        kernels.retain(|k| k.latency_s > 0.0);
+        Ok((kernels, overhead))
+    }
+
+    /// As [`PlanTimings::kernel_table`], with every layer's share, zero and negative ones too
+    /// (a share found as a difference of two timings can be either).
+    pub fn layer_shares(
+        &self,
+        stat: TimingStat,
+        cost_model: &CostModel,
+    ) -> Result<(Vec<Measurement>, f64)> {
         let mut kernels = Vec::new();
         let mut overheads = Vec::new();
         for plan in self.plans.iter().filter(|p| p.for_table) {
@@ -304,7 +335,7 @@ impl PlanTimings {
             overheads.push(stat.of(&mut plan.whole_s.clone()) - node_s.iter().sum::<f64>());
             let graph = &plan.graph;
             for nw in graph_workloads(graph, self.batch, 1)? {
-                if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) || node_s[nw.node] <= 0.0 {
+                if matches!(graph.nodes()[nw.node].op, Op::Attention(_)) {
                     continue;
                 }
                 let name = &graph.nodes()[nw.node].name;
@@ -346,6 +377,44 @@ pub struct PlanTimingConfig {
     pub seed: u64,
 }
 
+/// Random genomes of `space`: `(for_table, index, genome)`, the table plans first. With
+/// `uniform_first`, the first table plans are the uniform ones (option `j` of every gene, or its
+/// last option when it has fewer), which span each precision's range of layer sizes, so that a
+/// lookup interpolates instead of falling off the table's ends. Validation plans are held out:
+/// none repeats a table plan (unless the space is too small to draw a new one in 100 tries).
+pub(crate) fn draw_genomes(
+    space: &ExpandedSpace,
+    config: &PlanTimingConfig,
+    uniform_first: bool,
+    rng: &mut StdRng,
+) -> Vec<(bool, usize, Vec<usize>)> {
+    let mut table_genomes = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let widest = space.genes.iter().map(|g| g.options.len()).max().unwrap_or(0);
+    for (count, for_table) in [(config.table_plans, true), (config.validation_plans, false)] {
+        for index in 0..count {
+            let mut genome: Vec<usize> = Vec::new();
+            if for_table && uniform_first && index < widest {
+                genome = space.genes.iter().map(|g| index.min(g.options.len() - 1)).collect();
+                table_genomes.insert(genome.clone());
+                out.push((true, index, genome));
+                continue;
+            }
+            for _ in 0..100 {
+                genome = space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
+                if for_table || !table_genomes.contains(&genome) {
+                    break;
+                }
+            }
+            if for_table {
+                table_genomes.insert(genome.clone());
+            }
+            out.push((for_table, index, genome));
+        }
+    }
+    out
+}
+
 /// Times random compressed plans of each model, nn-Meter style: `table_plans` per model are timed
 /// layer by layer where each layer runs inside its model (the lookup table), `validation_plans`
 /// others whole. Every plan is visited once per round, in a fresh random order each round, after
@@ -361,38 +430,22 @@ pub fn time_plans(
     let reps = config.reps.max(1);
     let mut plans = Vec::new();
     for (model, space) in models {
-        // Validation plans are held out: none repeats a table plan (unless the space is too
-        // small to draw a new one in 100 tries).
-        let mut table_genomes = std::collections::BTreeSet::new();
-        for (count, for_table) in [(config.table_plans, true), (config.validation_plans, false)] {
-            for index in 0..count {
-                let mut genome: Vec<usize> = Vec::new();
-                for _ in 0..100 {
-                    genome =
-                        space.genes.iter().map(|g| rng.random_range(0..g.options.len())).collect();
-                    if for_table || !table_genomes.contains(&genome) {
-                        break;
-                    }
-                }
-                let plan = space.plan(&model.graph, &genome, &model.name);
-                let (graph, options) = runnable(model, &plan)?;
-                let input = sculpt_model::random_batch(&graph, config.batch, 1)?;
-                if for_table {
-                    table_genomes.insert(genome.clone());
-                }
-                let nodes = graph.nodes().len();
-                plans.push(TimedPlan {
-                    model: model.name.clone(),
-                    index,
-                    genome,
-                    for_table,
-                    graph,
-                    options,
-                    input,
-                    whole_s: Vec::with_capacity(reps),
-                    node_s: vec![Vec::with_capacity(reps); nodes],
-                });
-            }
+        for (for_table, index, genome) in draw_genomes(space, config, false, &mut rng) {
+            let plan = space.plan(&model.graph, &genome, &model.name);
+            let (graph, options) = runnable(model, &plan)?;
+            let input = sculpt_model::random_batch(&graph, config.batch, 1)?;
+            let nodes = graph.nodes().len();
+            plans.push(TimedPlan {
+                model: model.name.clone(),
+                index,
+                genome,
+                for_table,
+                graph,
+                options,
+                input: Some(input),
+                whole_s: Vec::with_capacity(reps),
+                node_s: vec![Vec::with_capacity(reps); nodes],
+            });
         }
     }
     let opts = sculpt_model::ForwardOptions::default();
@@ -402,11 +455,12 @@ pub fn time_plans(
         order.shuffle(&mut rng);
         for &i in &order {
             let p = &mut plans[i];
+            let Some(input) = &p.input else { continue };
             // An untimed pass first: the timed one then finds the plan's weights in cache, as
             // a model serving requests back to back does.
-            p.graph.forward_with(&p.input, &opts)?;
+            p.graph.forward_with(input, &opts)?;
             let s = Instant::now();
-            let f = p.graph.forward_with(&p.input, &opts)?;
+            let f = p.graph.forward_with(input, &opts)?;
             let t = s.elapsed().as_secs_f64();
             if round >= 2 {
                 p.whole_s.push(t);

@@ -160,6 +160,8 @@ pub struct SearchConfig {
     pub export_problem: Option<PathBuf>,
     /// Recover the best plans of the front after the search (`--recover`).
     pub recovery: Option<SearchRecovery>,
+    /// Re-time every front plan through this runner, as an ONNX export (`--measure-front`).
+    pub measure_front: Option<crate::runner::Runner>,
 }
 
 impl SearchConfig {
@@ -188,6 +190,7 @@ impl SearchConfig {
             proxy: ProxyMode::Hybrid,
             export_problem: None,
             recovery: None,
+            measure_front: None,
         }
     }
 }

@@ -36,14 +36,8 @@ pub fn graph_workloads(graph: &Graph, batch: usize, tokens: usize) -> Result<Vec
         if !live[idx] {
             continue;
         }
-        let ins: Vec<&[usize]> = node
-            .inputs
-            .iter()
-            .map(|v| match v {
-                ValueRef::Input(i) => input_shapes[*i].as_slice(),
-                ValueRef::Node(j) => shapes[*j].as_slice(),
-            })
-            .collect();
+        let ins: Vec<&[usize]> =
+            node.inputs.iter().map(|v| v.pick(&input_shapes, &shapes).as_slice()).collect();
         let o = &shapes[idx];
         let in_elems: u64 = ins.iter().map(|s| prod(s)).sum();
         let out_elems = prod(o);
@@ -328,9 +322,7 @@ pub fn option_workloads(
             shrink_outputs(&mut w, keep_share, matches!(op, Op::Attention(_)));
         }
         if let (Some(r), Some(g)) = (&option.rank, w.gemm) {
-            let full = sculpt_compress::singular_values(op)
-                .map(|s| s.len())
-                .unwrap_or(g.n.min(g.k) as usize);
+            let full = sculpt_compress::full_rank(op).unwrap_or(g.n.min(g.k) as usize);
             let rank = if let Some(k) = r.rank {
                 k
             } else if let Some(x) = r.ratio {

@@ -49,12 +49,13 @@ mod record;
 mod recovery;
 mod run;
 mod runner;
+mod runner_timing;
 mod sensitivity;
 mod space;
 
 pub use calibrate::{
     Calibration, FREE_PARAMS, PlanTimingConfig, PlanTimings, PlanValidation, TimedPlan, calibrate,
-    lookup_csv, time_plans, validate_plans,
+    free_params_for, lookup_csv, time_plans, validate_plans,
 };
 pub use config::{
     DEFAULT_BUDGET, DEFAULT_CALIBRATION_SAMPLES, DEFAULT_HARDWARE, DEFAULT_OUT, DEFAULT_SEED,
@@ -76,6 +77,7 @@ pub use record::sensitivity_rows;
 pub use recovery::recovery_picks;
 pub use run::{Inputs, RunSummary, objective_names, run_search};
 pub use runner::{Measurement, Runner, Samples, measure_through_runner};
+pub use runner_timing::{RunnerLog, median_per_layer, time_plans_through_runner};
 pub use sensitivity::{
     EvalSet, Reference, SensitivityEntry, SensitivityTable, default_cache_dir, evaluate_plan,
     model_fingerprint, outputs, reference, sensitivity, sha256_hex, tensor_fingerprint,

@@ -214,6 +214,12 @@ pub fn run_search(
     let front = FrontEvaluation::new(cfg, model, cost_model, data.as_ref())?;
     let (mut front_rows, plans) =
         front.evaluate(&result, space, &table, &quantities, cfg.proxy, &writer)?;
+    if let Some(runner) = &cfg.measure_front {
+        notes.push(format!(
+            "latency_s_measured: every front plan exported to ONNX and timed through the runner `{}` (median of {} runs after {} warm-up runs, batch {})",
+            runner.command, runner.repeat, runner.warmup, cfg.batch
+        ));
+    }
     if let (Some(r), Some(rd)) = (&cfg.recovery, &recovery_data) {
         notes.push(crate::recovery::recover_front(
             model,
@@ -440,13 +446,15 @@ struct FrontEvaluation<'a> {
     validation: Option<crate::sensitivity::Reference>,
     /// Re-time plans in-process: the device is sculpt's own candle runtime.
     time_here: bool,
+    /// Re-time plans through this runner instead.
+    runner: Option<&'a crate::runner::Runner>,
     batch: usize,
     tokens: usize,
 }
 
 impl<'a> FrontEvaluation<'a> {
     fn new(
-        cfg: &SearchConfig,
+        cfg: &'a SearchConfig,
         model: &'a Model,
         cost_model: &CostModel,
         data: Option<&'a Splits>,
@@ -460,6 +468,7 @@ impl<'a> FrontEvaluation<'a> {
             data,
             validation,
             time_here: cost_model.profile().runtime() == Some(sculpt_hw::Runtime::Candle),
+            runner: cfg.measure_front.as_ref(),
             batch: cfg.batch,
             tokens: cfg.tokens,
         })
@@ -502,7 +511,21 @@ impl<'a> FrontEvaluation<'a> {
             let fidelity = evaluate_plan(self.model, plan, &d.validation, r, calib_batch)?;
             row.accuracy_loss_measured = Some(r.metric - fidelity.metric);
         }
-        if self.time_here {
+        if let Some(runner) = self.runner {
+            let dir = tempfile::tempdir()
+                .map_err(|error| Error::Io { path: std::env::temp_dir(), error })?;
+            let input = sculpt_model::random_batch(&self.model.graph, self.batch, self.tokens)?;
+            let m = crate::runner::measure_through_runner(
+                self.model,
+                Some((plan, None)),
+                calib_batch,
+                &input,
+                runner,
+                dir.path(),
+            )?;
+            row.latency_s_measured = Some(m.samples.quantile(0.5) * 1e-3);
+            row.latency_source = LatencySource::Measured;
+        } else if self.time_here {
             row.latency_s_measured = Some(crate::measure::measure_latency(
                 self.model,
                 plan,

@@ -178,7 +178,7 @@ pub struct Measurement {
 /// and times it through the runner.
 pub fn measure_through_runner(
     model: &Model,
-    plan: Option<(&CompressionPlan, &PlanSource)>,
+    plan: Option<(&CompressionPlan, Option<&PlanSource>)>,
     calibration: Option<&Batch>,
     input: &Batch,
     runner: &Runner,
@@ -187,12 +187,8 @@ pub fn measure_through_runner(
     let file = dir.join("model.onnx");
     let file_bytes = match plan {
         Some((plan, source)) => {
-            let c = sculpt_compress::apply_plan(
-                model,
-                plan,
-                Some(source),
-                &ApplyOptions { calibration },
-            )?;
+            let c =
+                sculpt_compress::apply_plan(model, plan, source, &ApplyOptions { calibration })?;
             sculpt_compress::export_compressed(&c, "{}", &file)?
         }
         None => {

@@ -225,3 +225,44 @@ fn runners_that_fail_hang_or_print_garbage_are_named() {
     assert_eq!(s.quantile(0.0), 1.0);
     assert_eq!(s.about.len(), 1);
 }
+
+/// all-MiniLM-L6-v2 (real weights from the fixtures) exported at fp32, with int8 weights and with
+/// int4 weights in blocks of 32: onnxruntime's sentence embeddings point where sculpt's own
+/// forward pass of the same compressed model points (cosine ≥ 0.999 per sentence).
+#[test]
+fn minilm_embeddings_from_onnxruntime_match_sculpt() {
+    let Some(runner) = runner() else { return };
+    let dir = root().join(".fixtures/all-MiniLM-L6-v2");
+    if !dir.join("model.safetensors").is_file() {
+        assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no MiniLM fixture");
+        return;
+    }
+    let model = load_model(dir.to_str().unwrap()).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/sentences.txt")).unwrap();
+    let sentences: Vec<String> = text.lines().take(12).map(str::to_string).collect();
+    let tokens = model.tokenizer.as_ref().unwrap().encode(&sentences).unwrap();
+    let batch = Batch::Tokens(tokens);
+    let cases = [
+        ("fp32", "layers: {}\n"),
+        ("int8 per channel", "defaults:\n  quant: {weight_bits: 8}\n"),
+        (
+            "int4 per group of 32",
+            "defaults:\n  quant: {weight_bits: 4, granularity: per_group, group_size: 32}\n",
+        ),
+    ];
+    for (name, text) in cases {
+        let c = apply_plan(&model, &plan(text), None, &ApplyOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.onnx");
+        sculpt_compress::export_compressed(&c, "{}", &file).unwrap();
+        let ours = c.model.graph.forward(&batch).unwrap();
+        let theirs = onnxruntime(&runner, &file, &c.model.graph, &batch);
+        assert_eq!(ours.dims(), theirs.dims(), "{name}");
+        let dot: Vec<f32> = (&ours * &theirs).unwrap().sum(1).unwrap().to_vec1().unwrap();
+        let na: Vec<f32> = ours.sqr().unwrap().sum(1).unwrap().sqrt().unwrap().to_vec1().unwrap();
+        let nb: Vec<f32> = theirs.sqr().unwrap().sum(1).unwrap().sqrt().unwrap().to_vec1().unwrap();
+        let worst = (0..dot.len()).map(|i| dot[i] / (na[i] * nb[i])).fold(f32::INFINITY, f32::min);
+        eprintln!("{name}: lowest cosine {worst:.6}");
+        assert!(worst >= 0.999, "{name}: lowest cosine {worst}");
+    }
+}

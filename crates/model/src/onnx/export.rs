@@ -92,22 +92,10 @@ pub fn export_onnx(graph: &Graph, options: &ExportOptions) -> Result<ModelProto>
     let mut values: Vec<String> = Vec::with_capacity(graph.nodes().len());
     let (inputs, input_values) = b.inputs(graph)?;
     for (idx, node) in graph.nodes().iter().enumerate() {
-        let xs: Vec<String> = node
-            .inputs
-            .iter()
-            .map(|v| match v {
-                ValueRef::Input(i) => input_values[*i].clone(),
-                ValueRef::Node(j) => values[*j].clone(),
-            })
-            .collect();
-        let in_shapes: Vec<&[usize]> = node
-            .inputs
-            .iter()
-            .map(|v| match v {
-                ValueRef::Input(i) => input_shapes[*i].as_slice(),
-                ValueRef::Node(j) => shapes[*j].as_slice(),
-            })
-            .collect();
+        let xs: Vec<String> =
+            node.inputs.iter().map(|v| v.pick(&input_values, &values).clone()).collect();
+        let in_shapes: Vec<&[usize]> =
+            node.inputs.iter().map(|v| v.pick(&input_shapes, &shapes).as_slice()).collect();
         let out = b.layer(graph, idx, &xs, &in_shapes).map_err(|msg| Error::Graph {
             msg: format!(
                 "layer `{}` ({}) cannot be exported to ONNX: {msg}",
@@ -119,12 +107,9 @@ pub fn export_onnx(graph: &Graph, options: &ExportOptions) -> Result<ModelProto>
     }
     let mut outputs = Vec::new();
     for (name, value) in graph.outputs() {
-        let from = match value {
-            ValueRef::Input(i) => input_values[*i].clone(),
-            ValueRef::Node(j) => values[*j].clone(),
-        };
+        let from = value.pick(&input_values, &values).clone();
         if &from != name {
-            b.node("Identity", name, &[&from], Vec::new(), name);
+            b.node("Identity", name, &[&from], Vec::new());
         }
         outputs.push(value_info(name, data_type::FLOAT, &[]));
     }
@@ -292,18 +277,18 @@ fn f32_values(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 impl Builder<'_> {
+    /// Adds a node named after its one output.
     fn node(
         &mut self,
         op: &str,
         output: &str,
         inputs: &[&str],
         attrs: Vec<AttributeProto>,
-        name: &str,
     ) -> String {
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.to_string()],
-            name: Some(name.to_string()),
+            name: Some(output.to_string()),
             op_type: Some(op.to_string()),
             attribute: attrs,
             ..NodeProto::default()
@@ -337,21 +322,13 @@ impl Builder<'_> {
 
     /// Reduction with `axes` as an attribute before opset 18 and as an input from it on
     /// (ReduceSum took the input form at opset 13).
-    fn reduce(
-        &mut self,
-        op: &str,
-        out: &str,
-        x: &str,
-        axes: &[i64],
-        keep: bool,
-        name: &str,
-    ) -> String {
+    fn reduce(&mut self, op: &str, out: &str, x: &str, axes: &[i64], keep: bool) -> String {
         let keep = attr_i("keepdims", keep as i64);
         if op == "ReduceSum" || self.opset >= 18 {
             let a = self.i64_init(&format!("{out}/axes"), &[axes.len()], axes.to_vec());
-            self.node(op, out, &[x, &a], vec![keep], name)
+            self.node(op, out, &[x, &a], vec![keep])
         } else {
-            self.node(op, out, &[x], vec![attr_ints("axes", axes), keep], name)
+            self.node(op, out, &[x], vec![attr_ints("axes", axes), keep])
         }
     }
 
@@ -388,7 +365,7 @@ impl Builder<'_> {
                     raw_data: Some(raw),
                     ..TensorProto::default()
                 });
-                Ok(self.node("Cast", &name, &[&stored], vec![attr_i("to", 1)], &name))
+                Ok(self.node("Cast", &name, &[&stored], vec![attr_i("to", 1)]))
             }
             Some(WeightStorage::Int(q)) => self.int_weight(&name, &dims, &q, transpose),
         }
@@ -437,36 +414,58 @@ impl Builder<'_> {
             let zeros = if signed { vec![0; q.scales.len()] } else { zero_type_values(&q.zeros) };
             self.initializers.push(int_tensor(&zname, &sdims, &zeros, q.bits, signed));
             let attrs = if q.per_tensor { vec![] } else { vec![attr_i("axis", axis)] };
-            return Ok(self.node("DequantizeLinear", name, &[&qname, &sname, &zname], attrs, name));
+            return Ok(self.node("DequantizeLinear", name, &[&qname, &sname, &zname], attrs));
+        }
+        let groups = q.cols.div_ceil(q.group_cols);
+        if transpose {
+            // A Linear's weight as MatMul takes it, `[cols, rows]`, in blocks down axis 0 and
+            // straight into the MatMul: the form onnxruntime fuses into its 4-bit MatMulNBits
+            // kernel (a `DequantizeLinear` left in the graph runs on every inference). Only
+            // Linear layers on sequences take this path: on a 2-D input onnxruntime fuses
+            // MatMul + Add into Gemm first, whether the 4-bit fusion then happens depends on
+            // the layers that follow, and a layer's cost would depend on its neighbours; the
+            // Gemm form below costs the same everywhere.
+            let t = |v: &[i32], r: usize, c: usize| -> Vec<i32> {
+                let mut out = vec![0; v.len()];
+                for i in 0..r {
+                    for j in 0..c {
+                        out[j * r + i] = v[i * c + j];
+                    }
+                }
+                out
+            };
+            let values = t(&q.values, q.rows, q.cols);
+            self.initializers.push(int_tensor(&qname, &[q.cols, q.rows], &values, q.bits, signed));
+            let mut scales = vec![0.0; q.scales.len()];
+            for r in 0..q.rows {
+                for g in 0..groups {
+                    scales[g * q.rows + r] = q.scales[r * groups + g];
+                }
+            }
+            self.f32_init(&sname, &[groups, q.rows], scales);
+            let zeros = if signed { vec![0; q.scales.len()] } else { t(&q.zeros, q.rows, groups) };
+            self.initializers.push(int_tensor(&zname, &[groups, q.rows], &zeros, q.bits, signed));
+            let attrs = vec![attr_i("axis", 0), attr_i("block_size", q.group_cols as i64)];
+            return Ok(self.node("DequantizeLinear", name, &[&qname, &sname, &zname], attrs));
         }
         // Per group along a row: blocks on the [rows, cols] view (opset 21), then the weight's
         // shape.
-        let groups = q.cols.div_ceil(q.group_cols);
         self.initializers.push(int_tensor(&qname, &[q.rows, q.cols], &q.values, q.bits, signed));
         self.f32_init(&sname, &[q.rows, groups], q.scales.clone());
         let zeros = if signed { vec![0; q.scales.len()] } else { zero_type_values(&q.zeros) };
         self.initializers.push(int_tensor(&zname, &[q.rows, groups], &zeros, q.bits, signed));
         let attrs = vec![attr_i("axis", 1), attr_i("block_size", q.group_cols as i64)];
         let flat = format!("{name}/dequantized");
-        self.node("DequantizeLinear", &flat, &[&qname, &sname, &zname], attrs, &flat);
-        if transpose {
-            return Ok(self.node(
-                "Transpose",
-                name,
-                &[&flat],
-                vec![attr_ints("perm", &[1, 0])],
-                name,
-            ));
-        }
+        self.node("DequantizeLinear", &flat, &[&qname, &sname, &zname], attrs);
         if dims.len() == 2 {
-            return Ok(self.node("Identity", name, &[&flat], vec![], name));
+            return Ok(self.node("Identity", name, &[&flat], vec![]));
         }
         let shape = self.i64_init(
             &format!("{name}/shape"),
             &[dims.len()],
             dims.iter().map(|&d| d as i64).collect(),
         );
-        Ok(self.node("Reshape", name, &[&flat, &shape], vec![], name))
+        Ok(self.node("Reshape", name, &[&flat, &shape], vec![]))
     }
 
     /// The graph inputs, and the value each IR input stands for inside the graph.
@@ -501,9 +500,9 @@ impl Builder<'_> {
                         self.f32_init(&format!("{name}/mean"), &[1, c, 1, 1], expand(mean, 0.0));
                     let s = self.f32_init(&format!("{name}/std"), &[1, c, 1, 1], expand(std, 1.0));
                     let centred = format!("{name}/centred");
-                    self.node("Sub", &centred, &[name, &m], vec![], &centred);
+                    self.node("Sub", &centred, &[name, &m], vec![]);
                     let out = format!("{name}/normalised");
-                    values.push(self.node("Div", &out, &[&centred, &s], vec![], &out));
+                    values.push(self.node("Div", &out, &[&centred, &s], vec![]));
                 }
                 InputKind::Features { dim } => {
                     infos.push(value_info(name, data_type::FLOAT, &[Err("batch"), Ok(*dim)]));
@@ -516,7 +515,7 @@ impl Builder<'_> {
                 InputKind::AttentionMask => {
                     infos.push(value_info(name, data_type::INT64, &[Err("batch"), tokens]));
                     let out = format!("{name}/float");
-                    values.push(self.node("Cast", &out, &[name], vec![attr_i("to", 1)], &out));
+                    values.push(self.node("Cast", &out, &[name], vec![attr_i("to", 1)]));
                 }
                 InputKind::PositionIds => {
                     // Generated: 0..tokens for every row, shaped like the token ids.
@@ -526,24 +525,18 @@ impl Builder<'_> {
                         });
                     };
                     let shape = format!("{name}/ids_shape");
-                    self.node("Shape", &shape, &[ids], vec![], &shape);
+                    self.node("Shape", &shape, &[ids], vec![]);
                     let len = format!("{name}/length");
-                    self.node(
-                        "Shape",
-                        &len,
-                        &[ids],
-                        vec![attr_i("start", 1), attr_i("end", 2)],
-                        &len,
-                    );
+                    self.node("Shape", &len, &[ids], vec![attr_i("start", 1), attr_i("end", 2)]);
                     let zero = self.i64_init(&format!("{name}/zero"), &[], vec![0]);
                     let one = self.i64_init(&format!("{name}/one"), &[], vec![1]);
                     let axes = self.i64_init(&format!("{name}/axes"), &[1], vec![0]);
                     let n = format!("{name}/n");
-                    self.node("Squeeze", &n, &[&len, &axes], vec![], &n);
+                    self.node("Squeeze", &n, &[&len, &axes], vec![]);
                     let range = format!("{name}/range");
-                    self.node("Range", &range, &[&zero, &n, &one], vec![], &range);
+                    self.node("Range", &range, &[&zero, &n, &one], vec![]);
                     let out = format!("{name}/generated");
-                    values.push(self.node("Expand", &out, &[&range, &shape], vec![], &out));
+                    values.push(self.node("Expand", &out, &[&range, &shape], vec![]));
                 }
             }
         }
@@ -586,16 +579,16 @@ impl Builder<'_> {
                         ins.push(self.weight(n, "bias", bias, false).map_err(e)?);
                     }
                     let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
-                    self.node("Gemm", n, &ins, vec![attr_i("transB", 1)], n)
+                    self.node("Gemm", n, &ins, vec![attr_i("transB", 1)])
                 } else {
                     let w = self.weight(n, "weight", &l.weight, true).map_err(e)?;
                     match &l.bias {
-                        None => self.node("MatMul", n, &[x, &w], vec![], n),
+                        None => self.node("MatMul", n, &[x, &w], vec![]),
                         Some(bias) => {
                             let b = self.weight(n, "bias", bias, false).map_err(e)?;
                             let mm = format!("{n}/matmul");
-                            self.node("MatMul", &mm, &[x, &w], vec![], &mm);
-                            self.node("Add", n, &[&mm, &b], vec![], n)
+                            self.node("MatMul", &mm, &[x, &w], vec![]);
+                            self.node("Add", n, &[&mm, &b], vec![])
                         }
                     }
                 }
@@ -616,7 +609,7 @@ impl Builder<'_> {
                     attr_i("group", c.groups as i64),
                 ];
                 let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
-                self.node("Conv", n, &ins, attrs, n)
+                self.node("Conv", n, &ins, attrs)
             }
             Op::BatchNorm2d(bn) => {
                 let s = self.weight(n, "weight", &bn.weight, false).map_err(e)?;
@@ -624,19 +617,19 @@ impl Builder<'_> {
                 let m = self.weight(n, "running_mean", &bn.running_mean, false).map_err(e)?;
                 let v = self.weight(n, "running_var", &bn.running_var, false).map_err(e)?;
                 let attrs = vec![attr_f("epsilon", bn.eps as f32)];
-                self.node("BatchNormalization", n, &[x, &s, &b, &m, &v], attrs, n)
+                self.node("BatchNormalization", n, &[x, &s, &b, &m, &v], attrs)
             }
             Op::LayerNorm(ln) => {
                 let s = self.weight(n, "weight", &ln.weight, false).map_err(e)?;
                 let b = self.weight(n, "bias", &ln.bias, false).map_err(e)?;
                 let attrs = vec![attr_i("axis", -1), attr_f("epsilon", ln.eps as f32)];
-                self.node("LayerNormalization", n, &[x, &s, &b], attrs, n)
+                self.node("LayerNormalization", n, &[x, &s, &b], attrs)
             }
             Op::InstanceNorm(norm) => {
                 let s = self.weight(n, "weight", &norm.weight, false).map_err(e)?;
                 let b = self.weight(n, "bias", &norm.bias, false).map_err(e)?;
                 let attrs = vec![attr_f("epsilon", norm.eps as f32)];
-                self.node("InstanceNormalization", n, &[x, &s, &b], attrs, n)
+                self.node("InstanceNormalization", n, &[x, &s, &b], attrs)
             }
             Op::Embedding(emb) => {
                 let w = self.weight(n, "weight", &emb.weight, false).map_err(e)?;
@@ -644,17 +637,17 @@ impl Builder<'_> {
                     ValueRef::Input(_) => x.to_string(),
                     ValueRef::Node(_) => {
                         let cast = format!("{n}/ids");
-                        self.node("Cast", &cast, &[x], vec![attr_i("to", 7)], &cast)
+                        self.node("Cast", &cast, &[x], vec![attr_i("to", 7)])
                     }
                 };
-                self.node("Gather", n, &[&w, &ids], vec![attr_i("axis", 0)], n)
+                self.node("Gather", n, &[&w, &ids], vec![attr_i("axis", 0)])
             }
             Op::Attention(a) => self.attention(n, a.n_heads, xs),
-            Op::Relu => self.node("Relu", n, &[x], vec![], n),
+            Op::Relu => self.node("Relu", n, &[x], vec![]),
             Op::Relu6 => {
                 let lo = self.f32_init(&format!("{n}/min"), &[], vec![0.0]);
                 let hi = self.f32_init(&format!("{n}/max"), &[], vec![6.0]);
-                self.node("Clip", n, &[x, &lo, &hi], vec![], n)
+                self.node("Clip", n, &[x, &lo, &hi], vec![])
             }
             Op::Gelu => {
                 // 0.5 · x · (1 + erf(x / √2)): the exact GELU, decomposed (the Gelu operator
@@ -662,39 +655,27 @@ impl Builder<'_> {
                 let r = self.f32_init(&format!("{n}/sqrt2"), &[], vec![std::f32::consts::SQRT_2]);
                 let one = self.f32_init(&format!("{n}/one"), &[], vec![1.0]);
                 let half = self.f32_init(&format!("{n}/half"), &[], vec![0.5]);
-                let d = self.node(
-                    "Div",
-                    &format!("{n}/scaled"),
-                    &[x, &r],
-                    vec![],
-                    &format!("{n}/scaled"),
-                );
-                let erf = self.node("Erf", &format!("{n}/erf"), &[&d], vec![], &format!("{n}/erf"));
-                let p = self.node(
-                    "Add",
-                    &format!("{n}/plus1"),
-                    &[&erf, &one],
-                    vec![],
-                    &format!("{n}/plus1"),
-                );
-                let xp = self.node("Mul", &format!("{n}/xp"), &[x, &p], vec![], &format!("{n}/xp"));
-                self.node("Mul", n, &[&xp, &half], vec![], n)
+                let d = self.node("Div", &format!("{n}/scaled"), &[x, &r], vec![]);
+                let erf = self.node("Erf", &format!("{n}/erf"), &[&d], vec![]);
+                let p = self.node("Add", &format!("{n}/plus1"), &[&erf, &one], vec![]);
+                let xp = self.node("Mul", &format!("{n}/xp"), &[x, &p], vec![]);
+                self.node("Mul", n, &[&xp, &half], vec![])
             }
-            Op::Tanh => self.node("Tanh", n, &[x], vec![], n),
-            Op::MaxPool2d(p) => self.node("MaxPool", n, &[x], pool_attrs(p), n),
+            Op::Tanh => self.node("Tanh", n, &[x], vec![]),
+            Op::MaxPool2d(p) => self.node("MaxPool", n, &[x], pool_attrs(p)),
             Op::AvgPool2d(p) => {
                 let mut attrs = pool_attrs(p);
                 attrs.push(attr_i("count_include_pad", 1));
-                self.node("AveragePool", n, &[x], attrs, n)
+                self.node("AveragePool", n, &[x], attrs)
             }
             Op::AdaptiveAvgPool2d { output } => {
                 let s = shapes.first().copied().unwrap_or(&[]);
                 if *output == (1, 1) {
-                    self.node("GlobalAveragePool", n, &[x], vec![], n)
+                    self.node("GlobalAveragePool", n, &[x], vec![])
                 } else if s.len() == 4 && s[2] % output.0 == 0 && s[3] % output.1 == 0 {
                     let k = (s[2] / output.0, s[3] / output.1);
                     let p = Pool2d { kernel: k, stride: k, padding: (0, 0) };
-                    self.node("AveragePool", n, &[x], pool_attrs(&p), n)
+                    self.node("AveragePool", n, &[x], pool_attrs(&p))
                 } else {
                     return Err(format!(
                         "adaptive average pooling of {s:?} to {output:?} has bins of unequal \
@@ -702,86 +683,41 @@ impl Builder<'_> {
                     ));
                 }
             }
-            Op::Flatten => self.node("Flatten", n, &[x], vec![attr_i("axis", 1)], n),
+            Op::Flatten => self.node("Flatten", n, &[x], vec![attr_i("axis", 1)]),
             Op::Add => {
                 let ins: Vec<&str> = xs.iter().map(String::as_str).collect();
                 if ins.len() == 2 {
-                    self.node("Add", n, &ins, vec![], n)
+                    self.node("Add", n, &ins, vec![])
                 } else {
-                    self.node("Sum", n, &ins, vec![], n)
+                    self.node("Sum", n, &ins, vec![])
                 }
             }
-            Op::Softmax => self.node("Softmax", n, &[x], vec![attr_i("axis", -1)], n),
+            Op::Softmax => self.node("Softmax", n, &[x], vec![attr_i("axis", -1)]),
             Op::MeanPool => {
                 let axes = self.i64_init(&format!("{n}/axes"), &[1], vec![2]);
-                let m = self.node(
-                    "Unsqueeze",
-                    &format!("{n}/mask"),
-                    &[&xs[1], &axes],
-                    vec![],
-                    &format!("{n}/mask"),
-                );
-                let prod = self.node(
-                    "Mul",
-                    &format!("{n}/masked"),
-                    &[x, &m],
-                    vec![],
-                    &format!("{n}/masked"),
-                );
-                let sum = self.reduce(
-                    "ReduceSum",
-                    &format!("{n}/sum"),
-                    &prod,
-                    &[1],
-                    false,
-                    &format!("{n}/sum"),
-                );
-                let count = self.reduce(
-                    "ReduceSum",
-                    &format!("{n}/count"),
-                    &m,
-                    &[1],
-                    false,
-                    &format!("{n}/count"),
-                );
+                let m = self.node("Unsqueeze", &format!("{n}/mask"), &[&xs[1], &axes], vec![]);
+                let prod = self.node("Mul", &format!("{n}/masked"), &[x, &m], vec![]);
+                let sum = self.reduce("ReduceSum", &format!("{n}/sum"), &prod, &[1], false);
+                let count = self.reduce("ReduceSum", &format!("{n}/count"), &m, &[1], false);
                 let lo = self.f32_init(&format!("{n}/min"), &[], vec![1e-9]);
-                let c = self.node(
-                    "Clip",
-                    &format!("{n}/count_clipped"),
-                    &[&count, &lo],
-                    vec![],
-                    &format!("{n}/count_clipped"),
-                );
-                self.node("Div", n, &[&sum, &c], vec![], n)
+                let c = self.node("Clip", &format!("{n}/count_clipped"), &[&count, &lo], vec![]);
+                self.node("Div", n, &[&sum, &c], vec![])
             }
             Op::L2Normalize => {
-                let norm = self.reduce(
-                    "ReduceL2",
-                    &format!("{n}/norm"),
-                    x,
-                    &[-1],
-                    true,
-                    &format!("{n}/norm"),
-                );
+                let norm = self.reduce("ReduceL2", &format!("{n}/norm"), x, &[-1], true);
                 let lo = self.f32_init(&format!("{n}/min"), &[], vec![1e-12]);
-                let c = self.node(
-                    "Clip",
-                    &format!("{n}/norm_clipped"),
-                    &[&norm, &lo],
-                    vec![],
-                    &format!("{n}/norm_clipped"),
-                );
-                self.node("Div", n, &[x, &c], vec![], n)
+                let c = self.node("Clip", &format!("{n}/norm_clipped"), &[&norm, &lo], vec![]);
+                self.node("Div", n, &[x, &c], vec![])
             }
             Op::SelectToken { index } => {
                 let i = self.i64_init(&format!("{n}/index"), &[], vec![*index as i64]);
-                self.node("Gather", n, &[x, &i], vec![attr_i("axis", 1)], n)
+                self.node("Gather", n, &[x, &i], vec![attr_i("axis", 1)])
             }
             Op::FakeQuant(fq) => self.fake_quant(n, fq, x)?,
             Op::Constant(c) => {
                 let name = format!("{n}/value");
                 let v = self.tensor_init(&name, &c.value).map_err(e)?;
-                self.node("Identity", n, &[&v], vec![], n)
+                self.node("Identity", n, &[&v], vec![])
             }
             Op::ConvTranspose2d(c) => {
                 let w = self.weight(n, "weight", &c.weight, false).map_err(e)?;
@@ -800,7 +736,7 @@ impl Builder<'_> {
                     attr_ints("dilations", &[d, d]),
                 ];
                 let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
-                self.node("ConvTranspose", n, &ins, attrs, n)
+                self.node("ConvTranspose", n, &ins, attrs)
             }
             Op::Tensor(_) => {
                 return Err(format!(
@@ -825,13 +761,7 @@ impl Builder<'_> {
             // A grid narrower than its container: clip in float to the grid's end points.
             let a = self.f32_init(&format!("{n}/min"), &[], vec![(fq.q_min - z) * fq.scale]);
             let b = self.f32_init(&format!("{n}/max"), &[], vec![(fq.q_max - z) * fq.scale]);
-            input = self.node(
-                "Clip",
-                &format!("{n}/clipped"),
-                &[x, &a, &b],
-                vec![],
-                &format!("{n}/clipped"),
-            );
+            input = self.node("Clip", &format!("{n}/clipped"), &[x, &a, &b], vec![]);
         }
         let s = self.f32_init(&format!("{n}/scale"), &[], vec![fq.scale]);
         let signed = [data_type::INT4, data_type::INT8, data_type::INT16].contains(&ty);
@@ -843,8 +773,8 @@ impl Builder<'_> {
         let zp = format!("{n}/zero_point");
         self.initializers.push(int_tensor(&zp, &[], &[z as i32], bits, signed));
         let q = format!("{n}/quantized");
-        self.node("QuantizeLinear", &q, &[&input, &s, &zp], vec![], &q);
-        Ok(self.node("DequantizeLinear", n, &[&q, &s, &zp], vec![], n))
+        self.node("QuantizeLinear", &q, &[&input, &s, &zp], vec![]);
+        Ok(self.node("DequantizeLinear", n, &[&q, &s, &zp], vec![]))
     }
 
     /// Multi-head attention from the q, k and v projections and the float mask, as the IR
@@ -853,89 +783,39 @@ impl Builder<'_> {
         let shape = self.i64_init(&format!("{n}/split_shape"), &[4], vec![0, 0, heads as i64, -1]);
         let split = |which: &str, x: &str, perm: &[i64], b: &mut Self| {
             let r = format!("{n}/{which}_heads");
-            b.node("Reshape", &r, &[x, &shape], vec![], &r);
+            b.node("Reshape", &r, &[x, &shape], vec![]);
             let t = format!("{n}/{which}_t");
-            b.node("Transpose", &t, &[&r], vec![attr_ints("perm", perm)], &t)
+            b.node("Transpose", &t, &[&r], vec![attr_ints("perm", perm)])
         };
         let q = split("q", &xs[0], &[0, 2, 1, 3], self);
         let k = split("k", &xs[1], &[0, 2, 3, 1], self);
         let v = split("v", &xs[2], &[0, 2, 1, 3], self);
-        let scores =
-            self.node("MatMul", &format!("{n}/scores"), &[&q, &k], vec![], &format!("{n}/scores"));
+        let scores = self.node("MatMul", &format!("{n}/scores"), &[&q, &k], vec![]);
         // The head width is the query's last dimension over the heads: divide by its square root
         // computed in the graph, so pruned heads need no new constant.
         let qshape = format!("{n}/q_shape");
-        self.node("Shape", &qshape, &[&q], vec![attr_i("start", 3), attr_i("end", 4)], &qshape);
-        let qf = self.node(
-            "Cast",
-            &format!("{n}/head_dim"),
-            &[&qshape],
-            vec![attr_i("to", 1)],
-            &format!("{n}/head_dim"),
-        );
-        let sq = self.node(
-            "Sqrt",
-            &format!("{n}/sqrt_head_dim"),
-            &[&qf],
-            vec![],
-            &format!("{n}/sqrt_head_dim"),
-        );
-        let scaled = self.node(
-            "Div",
-            &format!("{n}/scaled"),
-            &[&scores, &sq],
-            vec![],
-            &format!("{n}/scaled"),
-        );
+        self.node("Shape", &qshape, &[&q], vec![attr_i("start", 3), attr_i("end", 4)]);
+        let qf = self.node("Cast", &format!("{n}/head_dim"), &[&qshape], vec![attr_i("to", 1)]);
+        let sq = self.node("Sqrt", &format!("{n}/sqrt_head_dim"), &[&qf], vec![]);
+        let scaled = self.node("Div", &format!("{n}/scaled"), &[&scores, &sq], vec![]);
         let one = self.f32_init(&format!("{n}/one"), &[], vec![1.0]);
         let big = self.f32_init(&format!("{n}/most_negative"), &[], vec![f32::MIN]);
-        let inv = self.node(
-            "Sub",
-            &format!("{n}/padding"),
-            &[&one, &xs[3]],
-            vec![],
-            &format!("{n}/padding"),
-        );
-        let bias =
-            self.node("Mul", &format!("{n}/bias2d"), &[&inv, &big], vec![], &format!("{n}/bias2d"));
+        let inv = self.node("Sub", &format!("{n}/padding"), &[&one, &xs[3]], vec![]);
+        let bias = self.node("Mul", &format!("{n}/bias2d"), &[&inv, &big], vec![]);
         let axes = self.i64_init(&format!("{n}/bias_axes"), &[2], vec![1, 2]);
-        let bias = self.node(
-            "Unsqueeze",
-            &format!("{n}/bias"),
-            &[&bias, &axes],
-            vec![],
-            &format!("{n}/bias"),
-        );
-        let masked = self.node(
-            "Add",
-            &format!("{n}/masked"),
-            &[&scaled, &bias],
-            vec![],
-            &format!("{n}/masked"),
-        );
-        let probs = self.node(
-            "Softmax",
-            &format!("{n}/probs"),
-            &[&masked],
-            vec![attr_i("axis", -1)],
-            &format!("{n}/probs"),
-        );
-        let ctx = self.node(
-            "MatMul",
-            &format!("{n}/context"),
-            &[&probs, &v],
-            vec![],
-            &format!("{n}/context"),
-        );
+        let bias = self.node("Unsqueeze", &format!("{n}/bias"), &[&bias, &axes], vec![]);
+        let masked = self.node("Add", &format!("{n}/masked"), &[&scaled, &bias], vec![]);
+        let probs =
+            self.node("Softmax", &format!("{n}/probs"), &[&masked], vec![attr_i("axis", -1)]);
+        let ctx = self.node("MatMul", &format!("{n}/context"), &[&probs, &v], vec![]);
         let t = self.node(
             "Transpose",
             &format!("{n}/merge_t"),
             &[&ctx],
             vec![attr_ints("perm", &[0, 2, 1, 3])],
-            &format!("{n}/merge_t"),
         );
         let merge = self.i64_init(&format!("{n}/merge_shape"), &[3], vec![0, 0, -1]);
-        self.node("Reshape", n, &[&t, &merge], vec![], n)
+        self.node("Reshape", n, &[&t, &merge], vec![])
     }
 }
 
