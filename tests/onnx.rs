@@ -162,6 +162,17 @@ fn a_broken_onnx_file_is_one_line() {
     assert!(lines[0].contains("not an ONNX model"), "{stderr}");
 }
 
+/// The fixtures venv's Python (with onnx and onnxruntime), or `None` (skipped) without it.
+fn venv_python() -> Option<PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".fixtures/venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no fixtures venv");
+    eprintln!("skipped: run scripts/fetch-fixtures.sh");
+    None
+}
+
 /// `sculpt calibrate --runner` against a made-up device whose latencies are known by hand
 /// (tests/fixtures/fake_runner.py: 5 µs per call plus a fixed cost per ONNX node type): each
 /// layer's share, found by timing prefixes, is the cost of the nodes the layer exports to, the
@@ -169,12 +180,7 @@ fn a_broken_onnx_file_is_one_line() {
 /// held-out plans to within the few helper nodes that belong to no costed layer.
 #[test]
 fn calibrate_through_a_runner_recovers_per_layer_costs_known_by_hand() {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".fixtures/venv/bin/python");
-    if !python.is_file() {
-        assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no fixtures venv");
-        eprintln!("skipped: run scripts/fetch-fixtures.sh");
-        return;
-    }
+    let Some(python) = venv_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("made-up.yaml");
     let runner = format!("{} tests/fixtures/fake_runner.py", python.display());
@@ -260,12 +266,7 @@ fn made_up_latency_s(python: &Path, file: &Path) -> f64 {
 /// cost of each plan's own `sculpt apply --out x.onnx` export).
 #[test]
 fn search_measures_its_front_through_a_runner() {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".fixtures/venv/bin/python");
-    if !python.is_file() {
-        assert!(std::env::var_os("SCULPT_REQUIRE_FIXTURES").is_none(), "no fixtures venv");
-        eprintln!("skipped: run scripts/fetch-fixtures.sh");
-        return;
-    }
+    let Some(python) = venv_python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let runner = format!("{} tests/fixtures/fake_runner.py", python.display());
